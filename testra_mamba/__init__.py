@@ -1,0 +1,1 @@
+"""Placeholder: this task has not landed yet (see README task table)."""
