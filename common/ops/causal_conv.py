@@ -1,0 +1,33 @@
+"""Causal depthwise conv1d: causal_conv1d's CUDA kernel when present, F.conv1d otherwise."""
+import functools
+
+import torch
+import torch.nn.functional as F
+
+
+@functools.lru_cache(maxsize=None)
+def _load_causal_conv1d_fn():
+    try:
+        from causal_conv1d import causal_conv1d_fn
+    except Exception:  # absent, or built for another torch/CUDA: fall back quietly, it is only speed
+        return None
+    return causal_conv1d_fn
+
+
+def causal_conv1d(x, weight, bias=None, activation=None, initial_state=None):
+    """x (b, d, l); weight (d, w) or Mamba's (d, 1, w); bias (d,); activation None or "silu".
+    initial_state (b, d, w - 1): the inputs that precede x (streaming); zeros when None.
+    Returns (b, d, l): out_t = sum_k weight[:, k] * x_{t - (w - 1) + k} (+ bias)."""
+    if activation not in (None, "silu"):
+        raise ValueError(f"activation must be None or 'silu', got {activation!r}")
+    weight = weight.reshape(weight.shape[0], -1)
+    width = weight.shape[1]
+    fn = _load_causal_conv1d_fn() if x.is_cuda and initial_state is None and 2 <= width <= 4 else None
+    if fn is not None:
+        return fn(x, weight, bias, activation=activation)
+    if initial_state is None:
+        x = F.pad(x, (width - 1, 0))
+    else:
+        x = torch.cat([initial_state.to(x.dtype), x], dim=-1)
+    out = F.conv1d(x, weight.unsqueeze(1), bias, groups=weight.shape[0])
+    return F.silu(out) if activation == "silu" else out

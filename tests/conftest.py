@@ -1,0 +1,15 @@
+import pytest
+import torch
+
+
+def pytest_collection_modifyitems(config, items):
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "cuda" in item.keywords and not torch.cuda.is_available():
+            item.add_marker(skip)
+
+
+def rel_err(actual: torch.Tensor, expected: torch.Tensor) -> float:
+    """max |actual - expected| / max |expected|: one number per tensor, robust to near-zero entries."""
+    scale = expected.detach().abs().max().clamp_min(1e-30)
+    return ((actual.detach().double() - expected.detach().double()).abs().max() / scale).item()
