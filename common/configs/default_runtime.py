@@ -1,0 +1,35 @@
+# Shared runtime for every task config; a task inherits it through a relative `_base_` path and sets
+# `custom_imports = dict(imports=["<task>"], allow_failed_imports=False)`.
+# The hook types below live in common/engine/hooks.py; the tools import common.engine first.
+default_scope = None
+
+default_hooks = dict(
+    runtime_info=dict(type="RuntimeInfoHook"),
+    timer=dict(type="IterTimerHook"),
+    # Progress with ETA every 50 iterations, and at least 5 times per train / val / test epoch.
+    logger=dict(type="ProgressLoggerHook", interval=50, min_updates=5),
+    param_scheduler=dict(type="ParamSchedulerHook"),
+    # Atomic files, and last_checkpoint never points at a missing one; see AtomicCheckpointHook.
+    checkpoint=dict(type="AtomicCheckpointHook", interval=1, max_keep_ckpts=3),
+    sampler_seed=dict(type="DistSamplerSeedHook"),
+    # RNG states in checkpoints, plain (weights_only-loadable) checkpoint contents.
+    train_state=dict(type="TrainStateHook"),
+    epoch_time=dict(type="EpochTimeHook"),
+)
+
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method="fork", opencv_num_threads=0),
+    # nccl on CUDA; on a machine without CUDA common.engine.build_runner switches to gloo.
+    dist_cfg=dict(backend="nccl"),
+)
+
+vis_backends = [dict(type="LocalVisBackend"), dict(type="TensorboardVisBackend")]
+visualizer = dict(type="Visualizer", vis_backends=vis_backends)
+
+log_processor = dict(by_epoch=True)
+log_level = "INFO"
+
+randomness = dict(seed=0)
+load_from = None
+resume = False

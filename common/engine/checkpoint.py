@@ -1,0 +1,125 @@
+"""What a checkpoint holds and how it reaches the disk.
+
+Two guarantees, both needed for runs that are killed and resumed:
+- files appear whole or not at all (`commit_file`, `atomic_write_text`): a write goes to a temporary
+  file in the same directory, is fsynced, and is renamed over the target (rename is atomic on POSIX);
+- the contents are plain (`to_plain`): tensors, numbers, strings, bytes, None, and dicts / lists /
+  tuples of them, which is exactly what `torch.load` reads with its `weights_only=True` default
+  (torch >= 2.6). mmengine puts `HistoryBuffer` objects and numpy values into checkpoints; they are
+  converted here on save and rebuilt by `restore_message_hub` on load.
+"""
+import os
+import random
+from collections import OrderedDict, deque
+
+import numpy as np
+import torch
+from mmengine.logging import HistoryBuffer
+
+# Marks a HistoryBuffer flattened to plain types, so that loading can rebuild it.
+_HISTORY_BUFFER = "__history_buffer__"
+
+
+def commit_file(tmp_path: str, path: str) -> None:
+    """Make a fully written `tmp_path` durable and atomically rename it to `path`."""
+    with open(tmp_path, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp_path, path)
+    _fsync_dir(os.path.dirname(os.path.abspath(path)))
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    """Write `text` to `path` so that readers see the old or the new content, never a torn file."""
+    tmp_path = _tmp_path(path)
+    try:
+        with open(tmp_path, "w") as f:
+            f.write(text)
+        commit_file(tmp_path, path)
+    finally:
+        if os.path.exists(tmp_path):
+            os.remove(tmp_path)
+
+
+def temporary_name(filename: str) -> str:
+    """The name a file is written under before `commit_file` renames it (hidden, same directory)."""
+    return f".{filename}.partial"
+
+
+def _tmp_path(path: str) -> str:
+    head, tail = os.path.split(path)
+    return os.path.join(head, temporary_name(tail))
+
+
+def _fsync_dir(directory: str) -> None:
+    # The rename itself lives in the directory entry; without this it may not survive a power cut.
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def to_plain(obj, where: str = "checkpoint"):
+    """Return a copy of `obj` that `torch.load(weights_only=True)` can read.
+
+    numpy arrays become tensors, numpy scalars Python numbers, deques lists, HistoryBuffers tagged
+    dicts (see `restore_message_hub`). Anything else that is not plain raises a TypeError naming
+    its place (`where`), so an unloadable checkpoint is caught when it is written, not when resumed.
+    """
+    if isinstance(obj, np.generic):  # before the primitives: np.float64 subclasses float
+        return obj.item()
+    if obj is None or isinstance(obj, (bool, int, float, str, bytes, torch.Tensor, torch.dtype,
+                                       torch.device, torch.Size)):
+        return obj
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(obj))
+    if isinstance(obj, HistoryBuffer):
+        log, count = obj.data
+        return {_HISTORY_BUFFER: True, "log": to_plain(log), "count": to_plain(count),
+                "max_length": obj.max_length}
+    if isinstance(obj, OrderedDict):
+        return OrderedDict((k, to_plain(v, f"{where}.{k}")) for k, v in obj.items())
+    if isinstance(obj, dict):
+        return {k: to_plain(v, f"{where}.{k}") for k, v in obj.items()}
+    if isinstance(obj, (list, deque)):
+        return [to_plain(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+    if isinstance(obj, tuple):
+        return tuple(to_plain(v, f"{where}[{i}]") for i, v in enumerate(obj))
+    raise TypeError(
+        f"{where} holds a {type(obj).__module__}.{type(obj).__qualname__}, which torch.load "
+        "cannot read with weights_only=True; store tensors, numbers, strings or containers of them")
+
+
+def restore_message_hub(state: dict) -> dict:
+    """Rebuild the HistoryBuffers that `to_plain` flattened in a MessageHub state dict (in place)."""
+    scalars = state.get("log_scalars", {})
+    for key, value in scalars.items():
+        if isinstance(value, dict) and value.get(_HISTORY_BUFFER):
+            scalars[key] = HistoryBuffer(value["log"].numpy(), value["count"].numpy(),
+                                         value["max_length"])
+    return state
+
+
+def rng_state() -> dict:
+    """The global random states a training step draws from: torch (CPU, CUDA), numpy, Python."""
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": to_plain(np.random.get_state(legacy=False)),
+        "python": to_plain(random.getstate()),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    """Inverse of `rng_state`."""
+    torch.set_rng_state(state["torch"])
+    numpy_state = dict(state["numpy"])
+    numpy_state["state"] = {k: v.numpy() if isinstance(v, torch.Tensor) else v
+                            for k, v in numpy_state["state"].items()}
+    np.random.set_state(numpy_state)
+    version, internal, gauss_next = state["python"]
+    random.setstate((version, tuple(internal), gauss_next))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

@@ -1,0 +1,126 @@
+"""Hooks the shared runtime installs (common/configs/default_runtime.py, `default_hooks`)."""
+import os.path as osp
+import time
+
+from mmengine.dist import is_main_process
+from mmengine.hooks import CheckpointHook, Hook, LoggerHook
+from mmengine.registry import HOOKS
+
+from .checkpoint import atomic_write_text, restore_message_hub, rng_state, set_rng_state, to_plain
+
+
+@HOOKS.register_module()
+class AtomicCheckpointHook(CheckpointHook):
+    """CheckpointHook whose files on disk stay consistent wherever the run is killed.
+
+    mmengine's hook deletes the checkpoint that falls out of `max_keep_ckpts` before it writes the
+    new one, and rewrites `last_checkpoint` in place: a kill in between leaves `last_checkpoint`
+    empty or pointing at a deleted file, and `--resume` fails. Here the order is: write the new
+    checkpoint (atomically, `EngineRunner.save_checkpoint`), atomically point `last_checkpoint` at
+    it, and only then delete the expired ones.
+    """
+
+    def _save_checkpoint_with_step(self, runner, step, meta):
+        expired = []
+        # Best-checkpoint saving may call this twice for one step; keep the step once.
+        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
+            if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
+                expired.append(self.keep_ckpt_ids.popleft())
+            self.keep_ckpt_ids.append(step)
+            runner.message_hub.update_info("keep_ckpt_ids", list(self.keep_ckpt_ids))
+
+        filename = self.filename_tmpl.format(step)
+        self.last_ckpt = self.file_backend.join_path(self.out_dir, filename)
+        runner.message_hub.update_info("last_ckpt", self.last_ckpt)
+        runner.save_checkpoint(
+            self.out_dir, filename, self.file_client_args,
+            save_optimizer=self.save_optimizer, save_param_scheduler=self.save_param_scheduler,
+            meta=meta, by_epoch=self.by_epoch, backend_args=self.backend_args, **self.args)
+        if not is_main_process():
+            return
+        atomic_write_text(osp.join(runner.work_dir, "last_checkpoint"), self.last_ckpt)
+        for old_step in expired:
+            path = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(old_step))
+            if self.file_backend.isfile(path):
+                self.file_backend.remove(path)
+
+
+@HOOKS.register_module()
+class TrainStateHook(Hook):
+    """Makes a checkpoint a complete and plain record of training, so a resumed run continues
+    exactly where the killed one stopped and `torch.load` reads it with weights_only=True.
+
+    - Before a save it stores the global RNG states (torch, CUDA, numpy, Python: dropout and
+      augmentation draw from them) and converts the checkpoint to plain types. Priority LOWEST:
+      it runs after every other hook has added its part (e.g. EMAHook's `ema_state_dict`).
+    - On resume it rebuilds the message hub's HistoryBuffers and restores the RNG states.
+    - Around validation it saves and restores the RNG states: an uninterrupted run validates
+      after the epoch it checkpointed, a resumed one does not, so validation must leave the
+      training random stream untouched for the two to match.
+    On DDP the states of rank 0 are stored; ranks share a seed and draw alike.
+    """
+
+    priority = "LOWEST"
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint["rng_state"] = rng_state()
+        plain = to_plain(checkpoint)
+        checkpoint.clear()
+        checkpoint.update(plain)
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        if "message_hub" in checkpoint:
+            restore_message_hub(checkpoint["message_hub"])
+        if not runner._resume:
+            return
+        if "rng_state" in checkpoint:
+            set_rng_state(checkpoint["rng_state"])
+        else:
+            runner.logger.warning("the checkpoint has no rng_state: the resumed run will not "
+                                  "reproduce an uninterrupted one")
+
+    def before_val(self, runner) -> None:
+        self._train_rng = rng_state()
+
+    def after_val(self, runner) -> None:
+        set_rng_state(self._train_rng)
+
+
+@HOOKS.register_module()
+class EpochTimeHook(Hook):
+    """Logs the wall time of each training epoch as the scalar `epoch_seconds` (step = epoch).
+
+    It runs before the checkpoint hook, so the time excludes saving and validation.
+    """
+
+    priority = "NORMAL"
+
+    def before_train_epoch(self, runner) -> None:
+        self._start = time.perf_counter()
+
+    def after_train_epoch(self, runner) -> None:
+        seconds = time.perf_counter() - self._start
+        runner.visualizer.add_scalars({"epoch_seconds": seconds}, step=runner.epoch + 1)
+
+
+@HOOKS.register_module()
+class ProgressLoggerHook(LoggerHook):
+    """LoggerHook that shows progress (with ETA) every `interval` iterations and at least
+    `min_updates` times per train / val / test epoch, so short loops show progress too."""
+
+    def __init__(self, interval: int = 50, min_updates: int = 5, **kwargs):
+        super().__init__(interval=interval, **kwargs)
+        self.max_interval = interval
+        self.min_updates = min_updates
+
+    def _fit_interval(self, dataloader) -> None:
+        self.interval = max(1, min(self.max_interval, len(dataloader) // self.min_updates))
+
+    def before_train_epoch(self, runner) -> None:
+        self._fit_interval(runner.train_dataloader)
+
+    def before_val_epoch(self, runner) -> None:
+        self._fit_interval(runner.val_dataloader)
+
+    def before_test_epoch(self, runner) -> None:
+        self._fit_interval(runner.test_dataloader)

@@ -1,0 +1,41 @@
+"""What a task package tells the generic tools (tools/make_toy_data.py, tools/compare.py)."""
+import importlib
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A task package's `TASK`, defined in its `__init__.py`.
+
+    name: the package name, e.g. "asmamba".
+    toy_data_root: directory the toy configs read, relative to the working directory
+        (tools run from the repository root), e.g. "data/toy/asmamba".
+    make_toy_data: `make_toy_data(out_dir, seed=0)` writes the synthetic data set in the real
+        on-disk format.
+    compare_configs: repository-relative toy configs, the baseline first.
+    table_metrics: metric keys (as the task's metric returns them) for the comparison table.
+    flops_inputs: `flops_inputs(cfg) -> tuple`, positional inputs for `model(*inputs, mode="tensor")`.
+    """
+
+    name: str
+    toy_data_root: str
+    make_toy_data: Callable[..., None]
+    compare_configs: Sequence[str]
+    table_metrics: Sequence[str]
+    flops_inputs: Callable[..., tuple]
+
+
+def get_task(name: str) -> TaskSpec:
+    """Import the task package `name` and return its `TASK`."""
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name != name:
+            raise
+        raise ValueError(f"no task package named {name!r} on the Python path") from None
+    task = getattr(module, "TASK", None)
+    if not isinstance(task, TaskSpec):
+        raise ValueError(f"task package {name!r} ({module.__file__}) defines no "
+                         "`TASK = common.engine.TaskSpec(...)`")
+    return task
