@@ -1,0 +1,39 @@
+"""Evaluate a checkpoint on a config's test set.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir D] [--cfg-options k=v ...]
+
+The work dir (logs and metrics) defaults to work_dirs/<config name>.
+"""
+import argparse
+import os.path as osp
+
+from mmengine.config import DictAction
+
+from common.engine import build_runner, default_work_dir, load_config
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("config", help="mmengine python config file")
+    parser.add_argument("checkpoint", help="checkpoint file (.pth) written by tools/train.py")
+    parser.add_argument("--work-dir", help="where logs and metrics go")
+    parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
+                        help="override config entries, e.g. test_dataloader.batch_size=1")
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    if not osp.isfile(args.checkpoint):
+        raise SystemExit(f"error: checkpoint {args.checkpoint!r} not found")
+    try:
+        cfg = load_config(args.config, args.cfg_options)
+    except FileNotFoundError as e:
+        raise SystemExit(f"error: {e}")
+    cfg.work_dir = args.work_dir or cfg.get("work_dir") or default_work_dir(args.config)
+    cfg.load_from = args.checkpoint
+    build_runner(cfg).test()
+
+
+if __name__ == "__main__":
+    main()

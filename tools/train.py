@@ -1,0 +1,45 @@
+"""Train a model from an mmengine config.
+
+    python tools/train.py CONFIG [--work-dir D] [--resume [CKPT]] [--cfg-options k=v ...]
+    tools/dist_train.sh CONFIG NPROC [same options]        # several processes / nodes (torchrun)
+
+The work dir defaults to work_dirs/<config name>. `--resume` continues from the work dir's latest
+checkpoint (or from CKPT) with model, optimizer, LR schedule, EMA, epoch and RNG states restored.
+"""
+import argparse
+
+from mmengine.config import DictAction
+
+from common.engine import build_runner, default_work_dir, load_config
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("config", help="mmengine python config file")
+    parser.add_argument("--work-dir", help="where logs and checkpoints go")
+    parser.add_argument("--resume", nargs="?", const="auto", metavar="CKPT",
+                        help="resume from CKPT, or without a value from the work dir's latest")
+    parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
+                        help="override config entries, e.g. train_cfg.max_epochs=3")
+    parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none",
+                        help="how the processes were started (dist_train.sh passes pytorch)")
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    try:
+        cfg = load_config(args.config, args.cfg_options)
+    except FileNotFoundError as e:
+        raise SystemExit(f"error: {e}")
+    cfg.work_dir = args.work_dir or cfg.get("work_dir") or default_work_dir(args.config)
+    cfg.launcher = args.launcher
+    if args.resume == "auto":
+        cfg.resume = True
+    elif args.resume is not None:
+        cfg.resume, cfg.load_from = True, args.resume
+    build_runner(cfg).train()
+
+
+if __name__ == "__main__":
+    main()
