@@ -31,7 +31,9 @@ class MultiHeadSelfAttention(nn.Module):
         q, k, v = self.qkv(x).view(batch, length, 3, self.n_head, -1).permute(2, 0, 3, 1, 4)
         dropout = self.attn_drop if self.training else 0.0
         if self.window_size is None:
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=keys[:, None, None, :], dropout_p=dropout)
+            # no mask when there is no padding: lets torch pick its memory-efficient kernels
+            attn_mask = None if mask is None else keys[:, None, None, :]
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout)
         else:
             out = self._local_attention(q, k, v, keys, dropout)
         out = self.proj_drop(self.proj(out.transpose(1, 2).reshape(batch, length, d_model)))

@@ -24,25 +24,32 @@ ENV_VAR = "VMS_SCAN_BACKEND"
 
 @functools.lru_cache(maxsize=None)
 def _load_scan_cpu():
-    """The numba backend, or None (with one warning) when numba is missing or cannot compile."""
+    """The numba backend's autograd function, or None (with one warning) when numba is missing."""
     try:
         from .scan_cpu import SelectiveScanCPU
-        x = torch.zeros(1, 1, 2)
-        SelectiveScanCPU.apply(x, x, torch.zeros(1, 1), torch.zeros(1, 1, 1, 2), torch.zeros(1, 1, 1, 2),
-                               None, None, None, None, False)
     except Exception as err:
         warnings.warn(f"fast CPU scan unavailable ({err!r}); using the pure-PyTorch scan instead")
         return None
     return SelectiveScanCPU
 
 
+_cpu_compile_failed = False
+
+
 def cpu_available() -> bool:
-    return _load_scan_cpu() is not None
+    return not _cpu_compile_failed and _load_scan_cpu() is not None
 
 
 def _scan_cpu(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
               initial_state=None):
-    return _load_scan_cpu().apply(u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus)
+    global _cpu_compile_failed
+    from numba.core.errors import NumbaError
+    try:
+        return _load_scan_cpu().apply(u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus)
+    except NumbaError as err:  # the kernel could not be compiled here: fall back for good
+        warnings.warn(f"fast CPU scan failed to compile ({err!r}); using the pure-PyTorch scan instead")
+        _cpu_compile_failed = True
+        return scan_torch(u, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_state)
 
 
 _IMPLEMENTATIONS = {"cuda": scan_cuda, "cpu": _scan_cpu, "torch": scan_torch, "ref": scan_ref}
