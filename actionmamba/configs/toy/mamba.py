@@ -1,0 +1,3 @@
+# ActionMamba (mamba mixer) on the toy set: the toy ActionFormer config with the backbone swapped.
+_base_ = ["./actionformer.py"]
+model = dict(backbone=dict(type="MambaBackbone", block=dict(_delete_=True, mixer="mamba", drop_path=0.3)))

@@ -1,0 +1,57 @@
+"""Score a detection results file with the official ActivityNet protocol (as ActionFormer uses it).
+
+    python -m actionmamba.evaluate --annotations FILE --split SUBSET --predictions FILE [--tiou T ...]
+
+Predictions: {"results": {video_id: [{"segment": [s, e], "label": name or label_id, "score": x}]}}.
+Default thresholds follow the data set (from --dataset, else guessed from the number of classes):
+THUMOS14 0.3:0.7 (5), ActivityNet / HACS 0.5:0.95 (10), EPIC-Kitchens 0.1:0.5 (5).
+The last line printed is one JSON object: {"mAP@0.30": ..., "mAP_avg": ...} in percent.
+"""
+import argparse
+import json
+
+from .metrics import (ANET_TIOUS, EPIC_TIOUS, THUMOS_TIOUS, evaluate_detections, load_ground_truth,
+                      read_predictions)
+
+DATASET_TIOUS = dict(thumos14=THUMOS_TIOUS, activitynet=ANET_TIOUS, hacs=ANET_TIOUS, epic=EPIC_TIOUS)
+
+
+def default_tious(num_classes):
+    """THUMOS14 has 20 classes, EPIC-Kitchens 100 97 verbs / 300 nouns; otherwise ActivityNet-style."""
+    if num_classes == 20:
+        return THUMOS_TIOUS
+    if num_classes in (97, 300):
+        return EPIC_TIOUS
+    return ANET_TIOUS
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--annotations", required=True, help="ActionFormer annotation json")
+    parser.add_argument("--split", required=True, nargs="+", help="subset(s) to score, e.g. test")
+    parser.add_argument("--predictions", required=True, help="results json (ActivityNet detection format)")
+    parser.add_argument("--tiou", type=float, nargs="+", help="tIoU thresholds (default: per data set)")
+    parser.add_argument("--dataset", choices=sorted(DATASET_TIOUS), help="picks the default thresholds")
+    parser.add_argument("--per-class", action="store_true", help="also print each class's AP")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    ground_truth, id_to_name = load_ground_truth(args.annotations, args.split)
+    try:
+        with open(args.predictions) as f:
+            results = json.load(f)
+    except json.JSONDecodeError as err:
+        raise SystemExit(f"error: {args.predictions}: not valid json ({err})")
+    predictions = read_predictions(results, id_to_name, source=args.predictions)
+    tious = args.tiou or (DATASET_TIOUS[args.dataset] if args.dataset else default_tious(len(id_to_name)))
+    scores, per_class = evaluate_detections(ground_truth, predictions, tious)
+    if args.per_class:
+        for name, ap in per_class.items():
+            print(f"{name}: " + " ".join(f"{100 * a:.2f}" for a in ap))
+    print(json.dumps({k: round(v, 4) for k, v in scores.items()}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""Temporal action detection mAP: the official ActivityNet protocol as ActionFormer runs it.
+
+Pure functions score a results dict against an annotation json (used by `python -m actionmamba.evaluate`);
+`DetectionMAP` is the same scoring as an mmengine metric that also writes the results file.
+
+Protocol, per class and tIoU threshold: predictions sorted by score (descending; equal scores keep the
+order NumPy's stable sort reversed gives, as the official code does on small inputs), each matched to the
+ground truth of its video in decreasing tIoU order: below the threshold -> false positive; a ground truth
+already taken -> try the next; else true positive. AP is all-point interpolated (VOC 2011), npos the number
+of ground-truth segments of the class; mAP is the mean over the classes present in the ground truth.
+"""
+import json
+import os
+
+import numpy as np
+from mmengine.evaluator import BaseMetric
+
+from common.engine import METRICS, atomic_write_text
+from .datasets import DUPLICATE_TOL
+
+THUMOS_TIOUS = tuple(np.linspace(0.3, 0.7, 5).round(2))
+ANET_TIOUS = tuple(np.linspace(0.5, 0.95, 10).round(2))  # ActivityNet and HACS
+EPIC_TIOUS = tuple(np.linspace(0.1, 0.5, 5).round(2))
+MIN_GT_LENGTH = 1e-3  # seconds; shorter ground-truth segments are annotation noise
+
+
+def segment_iou(target, candidates):
+    """tIoU of one [start, end] against (N, 2) candidates."""
+    inter = (np.minimum(target[1], candidates[:, 1]) - np.maximum(target[0], candidates[:, 0])).clip(0)
+    union = (candidates[:, 1] - candidates[:, 0]) + (target[1] - target[0]) - inter
+    return inter / union
+
+
+def interpolated_ap(precision, recall):
+    """All-point interpolated average precision (VOC 2011 / ActivityNet)."""
+    prec = np.concatenate([[0.0], precision, [0.0]])
+    rec = np.concatenate([[0.0], recall, [1.0]])
+    prec = np.maximum.accumulate(prec[::-1])[::-1]  # monotone envelope from the right
+    changes = np.flatnonzero(rec[1:] != rec[:-1]) + 1
+    return float(np.sum((rec[changes] - rec[changes - 1]) * prec[changes]))
+
+
+def class_average_precision(ground_truth, predictions, tiou_thresholds):
+    """AP of one class at each threshold.
+
+    ground_truth: {video_id: (G, 2) array}; predictions: list of (video_id, start, end, score) in file order.
+    """
+    tious = np.asarray(tiou_thresholds)
+    npos = sum(len(g) for g in ground_truth.values())
+    if not predictions or npos == 0:
+        return np.zeros(len(tious))
+    scores = np.array([p[3] for p in predictions], dtype=np.float64)
+    order = np.argsort(scores, kind="stable")[::-1]
+    tp = np.zeros((len(tious), len(predictions)))
+    fp = np.zeros((len(tious), len(predictions)))
+    taken = {vid: np.zeros((len(tious), len(g)), dtype=bool) for vid, g in ground_truth.items()}
+    for rank, idx in enumerate(order):
+        vid, start, end, _ = predictions[idx]
+        if vid not in ground_truth:
+            fp[:, rank] = 1
+            continue
+        ious = segment_iou(np.array([start, end]), ground_truth[vid])
+        by_iou = np.argsort(ious, kind="stable")[::-1]
+        for t, thr in enumerate(tious):
+            for g in by_iou:
+                if ious[g] < thr:
+                    break
+                if taken[vid][t, g]:
+                    continue
+                tp[t, rank] = 1
+                taken[vid][t, g] = True
+                break
+            fp[t, rank] = 1 - tp[t, rank]
+    tp, fp = np.cumsum(tp, axis=1), np.cumsum(fp, axis=1)
+    recall, precision = tp / npos, tp / (tp + fp)
+    return np.array([interpolated_ap(precision[t], recall[t]) for t in range(len(tious))])
+
+
+def load_ground_truth(ann_file, split):
+    """{class name: {video_id: (G, 2) segments}} of the split; drops sub-1 ms and duplicate segments.
+
+    Also returns {label_id: name} so predictions may name classes by id.
+    """
+    with open(ann_file) as f:
+        try:
+            database = json.load(f)["database"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise ValueError(f"{ann_file}: expected ActionFormer annotation json with a 'database' object") from None
+    splits = {s.lower() for s in ([split] if isinstance(split, str) else split)}
+    id_to_name, per_class, n_videos = {}, {}, 0
+    for vid, video in database.items():
+        kept = []
+        for ann in video.get("annotations", []):
+            id_to_name.setdefault(ann["label_id"], ann["label"])
+            if video["subset"].lower() not in splits:
+                continue
+            s, e = ann["segment"]
+            if e - s < MIN_GT_LENGTH or any(
+                    abs(s - k[0]) <= DUPLICATE_TOL and abs(e - k[1]) <= DUPLICATE_TOL and ann["label"] == k[2]
+                    for k in kept):
+                continue
+            kept.append((s, e, ann["label"]))
+        n_videos += video["subset"].lower() in splits
+        for s, e, label in kept:
+            per_class.setdefault(label, {}).setdefault(vid, []).append((s, e))
+    if n_videos == 0:
+        raise ValueError(f"{ann_file}: no video in subset {sorted(splits)}")
+    ground_truth = {c: {v: np.array(segs, dtype=np.float64) for v, segs in vids.items()}
+                    for c, vids in per_class.items()}
+    return ground_truth, id_to_name
+
+
+def read_predictions(results, id_to_name, source="predictions"):
+    """{class name: [(video_id, start, end, score), ...]} from an ActivityNet-format results dict."""
+    if not isinstance(results, dict) or not isinstance(results.get("results"), dict):
+        raise ValueError(f"{source}: expected {{'results': {{video_id: [{{'segment', 'label', 'score'}}]}}}}")
+    names = set(id_to_name.values())
+    per_class = {}
+    for vid, dets in results["results"].items():
+        for i, det in enumerate(dets):
+            try:
+                (start, end), label, score = det["segment"], det["label"], float(det["score"])
+            except (KeyError, TypeError, ValueError):
+                raise ValueError(f"{source}: video {vid!r} detection {i}: expected 'segment': [s, e], "
+                                 f"'label' and a numeric 'score', found {det!r}") from None
+            if isinstance(label, str) and label not in names and label.isdigit():
+                label = int(label)
+            if not isinstance(label, str):
+                if label not in id_to_name:
+                    raise ValueError(f"{source}: video {vid!r} detection {i}: unknown label id {label!r}")
+                label = id_to_name[label]
+            elif label not in names:
+                raise ValueError(f"{source}: video {vid!r} detection {i}: unknown label {label!r}")
+            per_class.setdefault(label, []).append((vid, float(start), float(end), score))
+    return per_class
+
+
+def evaluate_detections(ground_truth, predictions, tiou_thresholds):
+    """{"mAP@0.30": ..., "mAP_avg": ...} in percent, plus per-class AP (fractions) under "per_class"."""
+    classes = sorted(ground_truth)
+    ap = np.stack([class_average_precision(ground_truth[c], predictions.get(c, []), tiou_thresholds)
+                   for c in classes])  # (classes, thresholds)
+    mean_ap = ap.mean(axis=0)
+    scores = {f"mAP@{t:.2f}": float(100 * m) for t, m in zip(tiou_thresholds, mean_ap)}
+    scores["mAP_avg"] = float(100 * mean_ap.mean())
+    return scores, {c: ap[i].tolist() for i, c in enumerate(classes)}
+
+
+def fuse_external_scores(results, class_scores, class_names, topk=2):
+    """Class-agnostic detections x an external video classifier (ActionFormer on ActivityNet / HACS).
+
+    Each segment is repeated for the video's top-k classes with score sqrt(segment score * class score).
+    results: {video_id: [det, ...]}; class_scores: {video_id or 'v_' + id: [score per label_id]}.
+    """
+    fused = {}
+    for vid, dets in results.items():
+        probs = class_scores.get(vid, class_scores.get("v_" + vid))
+        if probs is None:
+            raise ValueError(f"external class scores have no entry for video {vid!r}")
+        probs = np.asarray(probs, dtype=np.float64)
+        top = np.argsort(probs, kind="stable")[::-1][:topk]
+        fused[vid] = [dict(segment=d["segment"], label=class_names[c], score=float(np.sqrt(probs[c] * d["score"])))
+                      for c in top for d in dets]
+    return fused
+
+
+@METRICS.register_module()
+class DetectionMAP(BaseMetric):
+    """mAP over tIoU thresholds on the data set's annotation json (read from `dataset_meta`).
+
+    Writes the ActivityNet-format results file (`results_file`, relative to `out_dir`, which
+    `ResultsDirHook` points at the run's work dir) so a run can be re-scored or submitted.
+    `external_scores` (json {"results": {video_id: [score per class]}}) turns a class-agnostic model's
+    detections into class-specific ones (ActivityNet / HACS).
+    """
+
+    def __init__(self, tiou_thresholds=THUMOS_TIOUS, results_file="results.json", external_scores=None,
+                 fusion_topk=2, **kwargs):
+        super().__init__(**kwargs)
+        self.tiou_thresholds = tuple(float(t) for t in tiou_thresholds)
+        self.results_file, self.out_dir = results_file, None
+        self.external_scores, self.fusion_topk = external_scores, fusion_topk
+
+    def process(self, data_batch, data_samples):
+        for pred in data_samples:
+            self.results.append(dict(video_id=pred["video_id"], segments=pred["segments"].tolist(),
+                                     scores=pred["scores"].tolist(), labels=pred["labels"].tolist()))
+
+    def compute_metrics(self, results):
+        meta = self.dataset_meta
+        ann_file, split, class_names = meta["ann_file"], meta["split"], meta["classes"]
+        detections = {r["video_id"]: [dict(segment=seg, label=lab, score=score)
+                                      for seg, score, lab in zip(r["segments"], r["scores"], r["labels"])]
+                      for r in results}
+        if self.external_scores:
+            with open(self.external_scores) as f:
+                class_scores = json.load(f)
+            detections = fuse_external_scores(detections, class_scores.get("results", class_scores), class_names,
+                                              self.fusion_topk)
+        elif meta["num_classes"] == 1:
+            raise ValueError("a class-agnostic model (num_classes=1) needs external_scores to be scored per class")
+        else:
+            detections = {vid: [dict(d, label=class_names[d["label"]]) for d in dets]
+                          for vid, dets in detections.items()}
+        payload = dict(version="VERSION 1.3", results=detections, external_data={})
+        if self.out_dir is not None:
+            atomic_write_text(os.path.join(self.out_dir, self.results_file), json.dumps(payload))
+        ground_truth, id_to_name = load_ground_truth(ann_file, split)
+        scores, _ = evaluate_detections(ground_truth, read_predictions(payload, id_to_name), self.tiou_thresholds)
+        return scores
+
