@@ -5,6 +5,8 @@ Selective scan, per (batch, channel, step): for each of the N states, exp(dt A) 
 the exp), dt B u 1, h = a h + b 1, y += h C 1; plus dt u 1, the D skip 1 and the z gate 1:
     flops = batch * dim * L * (5 N + 3)
 Scaled dot-product attention: Q K^T and A V, each batch * heads * L_q * L_k * head_dim.
+Like fvcore everywhere, elementwise work is not counted: activations, residuals, the softmax, and
+on CPU the causal depthwise conv (d_conv products per element, ~2% of a Mamba layer).
 """
 from fvcore.nn import FlopCountAnalysis
 from fvcore.nn.jit_handles import get_shape
