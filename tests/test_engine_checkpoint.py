@@ -44,6 +44,13 @@ def test_to_plain_makes_mmengine_state_loadable_and_restorable():
     assert torch.equal(info["arr"], torch.tensor([0, 1, 2], dtype=torch.int32))
 
 
+def test_to_plain_keeps_state_dict_versions():
+    state_dict = torch.nn.BatchNorm1d(3).state_dict()
+    loaded = weights_only_round_trip(to_plain(dict(state_dict=state_dict)))["state_dict"]
+    assert loaded._metadata == state_dict._metadata == {"": {"version": 2}}
+    assert all(torch.equal(loaded[k], v) for k, v in state_dict.items())
+
+
 def test_to_plain_names_the_entry_it_cannot_store():
     with pytest.raises(TypeError, match=r"checkpoint\.meta\.extra\[1\] holds a builtins\.object"):
         to_plain(dict(meta=dict(extra=[1, object()])))

@@ -78,7 +78,10 @@ def to_plain(obj, where: str = "checkpoint"):
         return {_HISTORY_BUFFER: True, "log": to_plain(log), "count": to_plain(count),
                 "max_length": obj.max_length}
     if isinstance(obj, OrderedDict):
-        return OrderedDict((k, to_plain(v, f"{where}.{k}")) for k, v in obj.items())
+        plain = OrderedDict((k, to_plain(v, f"{where}.{k}")) for k, v in obj.items())
+        if hasattr(obj, "_metadata"):  # module versions in a state_dict, read by load_state_dict
+            plain._metadata = to_plain(obj._metadata, f"{where}._metadata")
+        return plain
     if isinstance(obj, dict):
         return {k: to_plain(v, f"{where}.{k}") for k, v in obj.items()}
     if isinstance(obj, (list, deque)):

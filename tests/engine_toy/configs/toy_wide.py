@@ -1,0 +1,2 @@
+_base_ = ["./toy_narrow.py"]
+model = dict(hidden=64)

@@ -1,0 +1,109 @@
+"""The generic tools as a user runs them, on the toy task (tests/engine_toy): dist_train.sh
+(2 CPU processes, gloo) and compare.py's training runs in subprocesses; the thin CLIs
+(make_toy_data.py, train.py --resume, test.py, compare.py itself) in process, to keep it fast."""
+import json
+import os
+import runpy
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import engine_toy
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = Path(engine_toy.__file__).parent / "configs"
+TOY_ENV = {"OMP_NUM_THREADS": "1", "PYTHON": sys.executable,
+           "PYTHONPATH": os.pathsep.join([str(REPO / "tests"), os.environ.get("PYTHONPATH", "")])}
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """Run from an empty directory, single-threaded, with the toy task importable by subprocesses."""
+    monkeypatch.chdir(tmp_path)
+    for key, value in TOY_ENV.items():
+        monkeypatch.setenv(key, value)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield tmp_path
+    torch.set_num_threads(threads)
+
+
+def tool(name, *args, monkeypatch):
+    """Run tools/<name> in this process, as `python tools/<name> args...` would."""
+    monkeypatch.setattr(sys, "argv", [name, *map(str, args)])
+    runpy.run_path(str(REPO / "tools" / name), run_name="__main__")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def logs(work_dir, pattern):
+    """Contents of the files matching `pattern` under the newest run directory of `work_dir`."""
+    run_dir = sorted(p for p in work_dir.iterdir() if p.is_dir())[-1]
+    return "".join(p.read_text() for p in run_dir.glob(pattern))
+
+
+def test_two_process_training_then_resume_then_test(workdir, monkeypatch):
+    tool("make_toy_data.py", "engine_toy", "data/toy/engine_toy", monkeypatch=monkeypatch)
+    work = workdir / "ddp"
+    subprocess.run(["bash", REPO / "tools/dist_train.sh", CONFIGS / "toy_ddp.py", "2",
+                    "--work-dir", work], env={**os.environ, "MASTER_PORT": str(free_port())},
+                   check=True, capture_output=True, timeout=300)
+
+    seen = [json.loads((work / f"samples_rank{r}.json").read_text()) for r in (0, 1)]
+    for epoch in ("0", "1"):
+        assert not set(seen[0][epoch]) & set(seen[1][epoch])  # each rank its own half
+        assert sorted(seen[0][epoch] + seen[1][epoch]) == list(range(64))
+    assert '"loss"' in logs(work, "vis_data/scalars.json")
+    text_log = logs(work, "*.log")
+    assert "Distributed training: True" in text_log
+    # progress with ETA in training and validation (4 and 1 iterations per epoch per rank)
+    assert "Epoch(train) [2][4/4]  lr:" in text_log and "Epoch(val) [2][1/1]    eta:" in text_log
+    assert torch.load(work / "epoch_2.pth")["meta"]["epoch"] == 2
+
+    tool("train.py", CONFIGS / "toy_ddp.py", "--work-dir", work, "--resume", "--cfg-options",
+         "train_cfg.max_epochs=3", "experiment_name=resumed", monkeypatch=monkeypatch)
+    trained = [line for line in map(json.loads, logs(work, "vis_data/scalars.json").splitlines())
+               if "loss" in line]
+    assert trained and {line["epoch"] for line in trained} == {3}  # continued, not restarted
+    assert torch.load(work / "epoch_3.pth")["meta"]["epoch"] == 3
+
+    tool("test.py", CONFIGS / "toy_ddp.py", work / "epoch_3.pth", "--work-dir", workdir / "test",
+         "--cfg-options", "experiment_name=tested", monkeypatch=monkeypatch)
+    assert "Epoch(test) [2/2]    acc:" in logs(workdir / "test", "*.log")
+
+
+def test_clear_errors_for_missing_files(workdir, monkeypatch):
+    with pytest.raises(SystemExit, match="checkpoint '.*nope.pth' not found"):
+        tool("test.py", CONFIGS / "toy_narrow.py", workdir / "nope.pth", monkeypatch=monkeypatch)
+    with pytest.raises(SystemExit, match="config file '.*nope.py' not found"):
+        tool("train.py", workdir / "nope.py", monkeypatch=monkeypatch)
+    with pytest.raises(SystemExit, match="no task package named 'nope'"):
+        tool("make_toy_data.py", "nope", "out", monkeypatch=monkeypatch)
+
+
+def test_compare_trains_each_config_and_tabulates(workdir, monkeypatch, capsys):
+    tool("compare.py", "engine_toy", "--toy", "--epochs", "2", monkeypatch=monkeypatch)
+
+    assert (workdir / "data/toy/engine_toy/train.npz").exists()  # created because missing
+    result = json.loads((workdir / "work_dirs/compare/engine_toy/compare.json").read_text())
+    narrow, wide = result["rows"]
+    assert narrow["config"].endswith("toy_narrow.py") and wide["config"].endswith("toy_wide.py")
+    # conv 8->16 (k=3) + linear 16->4, weights and biases; FLOPs: their multiply-adds, 16 steps
+    assert narrow["params"] == 8 * 16 * 3 + 16 + 16 * 4 + 4
+    if narrow["flops"] is not None:
+        assert narrow["flops"] == 16 * (8 * 16 * 3 + 16 * 4)
+    for row in (narrow, wide):
+        assert row["returncode"] == 0
+        assert row["metrics"]["acc"] > 0.4  # chance is 0.25
+        assert row["seconds_per_epoch"] > 0 and row["peak_rss_mib"] > 50
+    assert result["table"].splitlines()[0] == (
+        "| config | acc | params (M) | GFLOPs | s/epoch | peak MiB |")
+    assert result["table"] in capsys.readouterr().out
