@@ -80,7 +80,8 @@ def test_killed_mid_save_then_resumed_equals_uninterrupted(toy_dir, monkeypatch)
         write(self, obj, filepath)
     with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
         patch.setattr(LocalBackend, "put", put_and_die)
-        train(toy_dir / "killed", custom_hooks=ema, **{"default_hooks.checkpoint.max_keep_ckpts": 1})
+        train(toy_dir / "killed", custom_hooks=ema,
+              **{"default_hooks.checkpoint.max_keep_ckpts": 1})
 
     killed = toy_dir / "killed"
     assert not (killed / "epoch_3.pth").exists()  # no truncated checkpoint under the real name

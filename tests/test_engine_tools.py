@@ -22,7 +22,7 @@ TOY_ENV = {"OMP_NUM_THREADS": "1", "PYTHON": sys.executable,
 
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
-    """Run from an empty directory, single-threaded, with the toy task importable by subprocesses."""
+    """Run from an empty directory, single-threaded, the toy task importable by subprocesses."""
     monkeypatch.chdir(tmp_path)
     for key, value in TOY_ENV.items():
         monkeypatch.setenv(key, value)

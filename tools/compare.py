@@ -98,8 +98,9 @@ def markdown_table(rows: list[dict], metric_keys) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         metrics = r["metrics"] or {}
+        name = osp.splitext(osp.basename(r["config"]))[0]
         lines.append("| " + " | ".join([
-            osp.splitext(osp.basename(r["config"]))[0] + ("" if r["returncode"] == 0 else " (failed)"),
+            name + ("" if r["returncode"] == 0 else " (failed)"),
             *(cell(metrics.get(k), ".4f") for k in metric_keys),
             cell(r["params"] / 1e6, ".4g"),
             cell(None if r["flops"] is None else r["flops"] / 1e9, ".4g"),

@@ -2,7 +2,7 @@
 
 Two guarantees, both needed for runs that are killed and resumed:
 - files appear whole or not at all (`commit_file`, `atomic_write_text`): a write goes to a temporary
-  file in the same directory, is fsynced, and is renamed over the target (rename is atomic on POSIX);
+  file in the same directory, is fsynced, and is renamed over the target (atomic on POSIX);
 - the contents are plain (`to_plain`): tensors, numbers, strings, bytes, None, and dicts / lists /
   tuples of them, which is exactly what `torch.load` reads with its `weights_only=True` default
   (torch >= 2.6). mmengine puts `HistoryBuffer` objects and numpy values into checkpoints; they are
@@ -94,7 +94,7 @@ def to_plain(obj, where: str = "checkpoint"):
 
 
 def restore_message_hub(state: dict) -> dict:
-    """Rebuild the HistoryBuffers that `to_plain` flattened in a MessageHub state dict (in place)."""
+    """Rebuild the HistoryBuffers `to_plain` flattened in a MessageHub state dict (in place)."""
     scalars = state.get("log_scalars", {})
     for key, value in scalars.items():
         if isinstance(value, dict) and value.get(_HISTORY_BUFFER):

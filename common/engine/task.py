@@ -15,7 +15,8 @@ class TaskSpec:
         on-disk format.
     compare_configs: repository-relative toy configs, the baseline first.
     table_metrics: metric keys (as the task's metric returns them) for the comparison table.
-    flops_inputs: `flops_inputs(cfg) -> tuple`, positional inputs for `model(*inputs, mode="tensor")`.
+    flops_inputs: `flops_inputs(cfg) -> tuple`, positional inputs for
+        `model(*inputs, mode="tensor")`.
     """
 
     name: str

@@ -1,5 +1,4 @@
 """A small temporal-conv tagger with dropout, and its per-step accuracy metric."""
-import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.model import BaseModel
 from torch import nn
@@ -23,9 +22,11 @@ class ToyTagger(BaseModel):
         if mode == "tensor":
             return logits
         if mode == "loss":
-            return dict(loss=F.cross_entropy(logits.flatten(0, 1), data_samples["labels"].flatten()))
+            labels = data_samples["labels"]
+            return dict(loss=F.cross_entropy(logits.flatten(0, 1), labels.flatten()))
         if mode == "predict":
-            return [dict(pred=p, labels=y) for p, y in zip(logits.argmax(-1), data_samples["labels"])]
+            preds = logits.argmax(-1)
+            return [dict(pred=p, labels=y) for p, y in zip(preds, data_samples["labels"])]
         raise ValueError(f"unknown mode {mode!r}")
 
 
