@@ -23,10 +23,12 @@ import shutil
 import subprocess
 import sys
 
-from common.engine import MODELS, get_task, load_config
-
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TRAIN = osp.join(REPO, "tools", "train.py")
+# Run as a script: the repository root, not tools/, must lead sys.path.
+sys.path.insert(0, REPO)
+
+from common.engine import MODELS, get_task, load_config  # noqa: E402
 
 
 def train(config: str, work_dir: str, epochs: int | None) -> tuple[int, float]:

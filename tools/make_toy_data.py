@@ -5,8 +5,13 @@
 TASK is a task package (asmamba, actionmamba, ...); its toy configs read TASK.toy_data_root.
 """
 import argparse
+import os
+import sys
 
-from common.engine import get_task
+# Run as a script: the repository root, not tools/, must lead sys.path.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from common.engine import get_task  # noqa: E402
 
 
 def main():

@@ -6,10 +6,14 @@ The work dir (logs and metrics) defaults to work_dirs/<config name>.
 """
 import argparse
 import os.path as osp
+import sys
 
-from mmengine.config import DictAction
+# Run as a script: the repository root, not tools/, must lead sys.path.
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from common.engine import build_runner, default_work_dir, load_config
+from mmengine.config import DictAction  # noqa: E402
+
+from common.engine import build_runner, default_work_dir, load_config  # noqa: E402
 
 
 def parse_args():

@@ -7,10 +7,15 @@ The work dir defaults to work_dirs/<config name>. `--resume` continues from the 
 checkpoint (or from CKPT) with model, optimizer, LR schedule, EMA, epoch and RNG states restored.
 """
 import argparse
+import os
+import sys
 
-from mmengine.config import DictAction
+# Run as a script: the repository root, not tools/, must lead sys.path.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from common.engine import build_runner, default_work_dir, load_config
+from mmengine.config import DictAction  # noqa: E402
+
+from common.engine import build_runner, default_work_dir, load_config  # noqa: E402
 
 
 def parse_args():
