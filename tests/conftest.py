@@ -1,5 +1,12 @@
+import os
+
+import numba
 import pytest
 import torch
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # one thread per test process: the workers share the cores
+    torch.set_num_threads(1)
+    numba.set_num_threads(1)
 
 
 def pytest_collection_modifyitems(config, items):
