@@ -3,7 +3,8 @@
     python -m actionmamba.evaluate --annotations FILE --split SUBSET --predictions FILE [--tiou T ...]
 
 Predictions: {"results": {video_id: [{"segment": [s, e], "label": name or label_id, "score": x}]}}.
-Default thresholds follow the data set (from --dataset, else guessed from the number of classes):
+Default thresholds follow the data set (from --dataset, else recognised from the annotations: a 'test'
+subset means THUMOS14, 97 or 300 classes EPIC-Kitchens, anything else ActivityNet-style):
 THUMOS14 0.3:0.7 (5), ActivityNet / HACS 0.5:0.95 (10), EPIC-Kitchens 0.1:0.5 (5).
 The last line printed is one JSON object: {"mAP@0.30": ..., "mAP_avg": ...} in percent.
 """
@@ -16,9 +17,11 @@ from .metrics import (ANET_TIOUS, EPIC_TIOUS, THUMOS_TIOUS, evaluate_detections,
 DATASET_TIOUS = dict(thumos14=THUMOS_TIOUS, activitynet=ANET_TIOUS, hacs=ANET_TIOUS, epic=EPIC_TIOUS)
 
 
-def default_tious(num_classes):
-    """THUMOS14 has 20 classes, EPIC-Kitchens 100 97 verbs / 300 nouns; otherwise ActivityNet-style."""
-    if num_classes == 20:
+def default_tious(ann_file, num_classes):
+    """THUMOS14 alone tests on a 'test' subset; EPIC-Kitchens 100 has 97 verbs / 300 nouns."""
+    with open(ann_file) as f:
+        subsets = {video["subset"].lower() for video in json.load(f)["database"].values()}
+    if "test" in subsets:
         return THUMOS_TIOUS
     if num_classes in (97, 300):
         return EPIC_TIOUS
@@ -45,7 +48,7 @@ def main(argv=None):
     except json.JSONDecodeError as err:
         raise SystemExit(f"error: {args.predictions}: not valid json ({err})")
     predictions = read_predictions(results, id_to_name, source=args.predictions)
-    tious = args.tiou or (DATASET_TIOUS[args.dataset] if args.dataset else default_tious(len(id_to_name)))
+    tious = args.tiou or (DATASET_TIOUS[args.dataset] if args.dataset else default_tious(args.annotations, len(id_to_name)))
     scores, per_class = evaluate_detections(ground_truth, predictions, tious)
     if args.per_class:
         for name, ap in per_class.items():

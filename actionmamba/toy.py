@@ -21,6 +21,14 @@ def _grid_to_seconds(g):
 
 
 def _video(rng, prototypes):
+    """One video with at least two actions."""
+    while True:
+        feats, duration, annotations = _draw_video(rng, prototypes)
+        if len(annotations) >= 2:
+            return feats, duration, annotations
+
+
+def _draw_video(rng, prototypes):
     length = int(rng.integers(160, 257))
     duration = _grid_to_seconds(length - 1) + 0.5 * NUM_FRAMES / FPS
     feats = rng.normal(0.0, 0.8, size=(length, FEAT_DIM))
