@@ -48,7 +48,10 @@ def main(argv=None):
     except json.JSONDecodeError as err:
         raise SystemExit(f"error: {args.predictions}: not valid json ({err})")
     predictions = read_predictions(results, id_to_name, source=args.predictions)
-    tious = args.tiou or (DATASET_TIOUS[args.dataset] if args.dataset else default_tious(args.annotations, len(id_to_name)))
+    if args.tiou:
+        tious = args.tiou
+    else:
+        tious = DATASET_TIOUS[args.dataset] if args.dataset else default_tious(args.annotations, len(id_to_name))
     scores, per_class = evaluate_detections(ground_truth, predictions, tious)
     if args.per_class:
         for name, ap in per_class.items():

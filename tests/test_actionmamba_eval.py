@@ -3,10 +3,11 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from actionmamba.evaluate import main as evaluate_main
-from actionmamba.metrics import (class_average_precision, evaluate_detections, interpolated_ap, load_ground_truth,
-                                 read_predictions)
+from actionmamba.metrics import (DetectionMAP, class_average_precision, evaluate_detections, fuse_external_scores,
+                                 interpolated_ap, load_ground_truth, read_predictions)
 
 TIOUS = (0.5,)
 
@@ -107,3 +108,23 @@ def test_cli_prints_json_last_line(tmp_path, capsys):
                     "mAP@0.70": 100.0, "mAP_avg": 100.0}
     evaluate_main(["--annotations", str(ann), "--split", "test", "--predictions", str(preds), "--tiou", "0.95"])
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"mAP@0.95": 50.0, "mAP_avg": 50.0}
+
+
+def test_external_score_fusion_hand_values():
+    fused = fuse_external_scores({"v1": [{"segment": [1.0, 2.0], "label": 0, "score": 0.64}]},
+                                 {"v_v1": [0.25, 0.81, 0.04]}, ["A", "B", "C"], topk=2)
+    assert fused == {"v1": [{"segment": [1.0, 2.0], "label": "B", "score": pytest.approx(0.72)},
+                            {"segment": [1.0, 2.0], "label": "A", "score": pytest.approx(0.4)}]}
+
+
+def test_metric_writes_results_file_and_scores_it(tmp_path):
+    ann = tmp_path / "ann.json"
+    write_annotations(ann)
+    metric = DetectionMAP(tiou_thresholds=(0.5,))
+    metric.dataset_meta = dict(ann_file=str(ann), split=["test"], num_classes=2, classes=["A", "B"])
+    metric.out_dir = str(tmp_path)
+    metric.process({}, [dict(video_id="v1", segments=torch.tensor([[0.0, 10.0], [20.0, 30.0]]),
+                             scores=torch.tensor([0.9, 0.2]), labels=torch.tensor([0, 0]))])
+    assert metric.evaluate(1) == {"mAP@0.50": 50.0, "mAP_avg": 50.0}  # B has no detection
+    written = json.loads((tmp_path / "results.json").read_text())["results"]["v1"]
+    assert [d["label"] for d in written] == ["A", "A"] and written[0]["segment"] == [0.0, 10.0]

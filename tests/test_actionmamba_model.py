@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from actionmamba.models.backbones import local_attention
-from actionmamba.models.heads import make_points
+from actionmamba.models.heads import ClassificationHead, make_points
 from actionmamba.models.localizer import ActionLocalizer, assign_targets
 from actionmamba.models.losses import diou_loss_1d, sigmoid_focal_loss
 from actionmamba.models.nms import batched_nms, segment_voting, soft_nms
@@ -90,20 +90,21 @@ def test_local_attention_matches_brute_force(window):
     torch.testing.assert_close(out, expected)
 
 
-def tiny_model(backbone_type, **block):
+def tiny_model(backbone_type, neck="IdentityNeck", **block):
     torch.manual_seed(0)
     backbone = dict(type=backbone_type, in_channels=6, embed_dim=16, arch=(2, 1, 2), block=block)
-    return ActionLocalizer(backbone, num_classes=3, max_seq_len=64, fpn_dim=16, head_dim=16,
+    return ActionLocalizer(backbone, num_classes=3, max_seq_len=64, neck=dict(type=neck), fpn_dim=16, head_dim=16,
                            regression_range=[(0, 4), (4, 8), (8, 10000)]).eval()
 
 
-@pytest.mark.parametrize("backbone, block", [
-    ("ConvTransformerBackbone", dict(n_head=2, window_size=5)),
-    ("MambaBackbone", dict(mixer="dbm")),
-    ("MambaBackbone", dict(mixer="vim")),
+@pytest.mark.parametrize("backbone, neck, block", [
+    ("ConvTransformerBackbone", "IdentityNeck", dict(n_head=2, window_size=5)),
+    ("ConvTransformerBackbone", "FPNNeck", dict(n_head=2, window_size=None)),
+    ("MambaBackbone", "IdentityNeck", dict(mixer="dbm")),
+    ("MambaBackbone", "IdentityNeck", dict(mixer="vim")),
 ])
-def test_outputs_do_not_depend_on_padding(backbone, block):
-    model = tiny_model(backbone, **block)
+def test_outputs_do_not_depend_on_padding(backbone, neck, block):
+    model = tiny_model(backbone, neck, **block)
     short, long = torch.randn(6, 20), torch.randn(6, 57)
     alone_cls, alone_reg = model([short], mode="tensor")
     batch_cls, batch_reg = model([short, long], mode="tensor")
@@ -111,6 +112,11 @@ def test_outputs_do_not_depend_on_padding(backbone, block):
         n = -(-20 // 2 ** level)  # valid steps of the short video at this level
         torch.testing.assert_close(a_cls[0, :, :n], b_cls[0, :, :n], atol=1e-5, rtol=1e-4)
         torch.testing.assert_close(a_reg[0, :, :n], b_reg[0, :, :n], atol=1e-5, rtol=1e-4)
+
+def test_empty_classes_start_silent():
+    head = ClassificationHead(8, 8, num_classes=3, prior_prob=0.01, empty_classes=[1])
+    assert head.cls.conv.bias.tolist() == pytest.approx([-math.log(99), -math.log((1 - 1e-6) / 1e-6), -math.log(99)])
+
 
 def test_predict_returns_sorted_segments_in_seconds():
     model = tiny_model("ConvTransformerBackbone", n_head=2, window_size=5)

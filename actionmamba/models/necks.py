@@ -14,7 +14,8 @@ class IdentityNeck(nn.Module):
         super().__init__()
         if in_channels != out_channels:
             raise ValueError(f"identity neck keeps the width: in_channels {in_channels} != out_channels {out_channels}")
-        self.norms = nn.ModuleList(ChannelLayerNorm(out_channels) if with_ln else nn.Identity() for _ in range(n_levels))
+        self.norms = nn.ModuleList(ChannelLayerNorm(out_channels) if with_ln else nn.Identity()
+                                   for _ in range(n_levels))
 
     def forward(self, levels):
         return [(norm(x), mask) for norm, (x, mask) in zip(self.norms, levels)]
@@ -30,7 +31,8 @@ class FPNNeck(nn.Module):
                                       for _ in range(n_levels))
         self.convs = nn.ModuleList(MaskedConv1D(out_channels, out_channels, 3, groups=out_channels, bias=not with_ln)
                                    for _ in range(n_levels))
-        self.norms = nn.ModuleList(ChannelLayerNorm(out_channels) if with_ln else nn.Identity() for _ in range(n_levels))
+        self.norms = nn.ModuleList(ChannelLayerNorm(out_channels) if with_ln else nn.Identity()
+                                   for _ in range(n_levels))
 
     def forward(self, levels):
         laterals = [lateral(x, mask)[0] for lateral, (x, mask) in zip(self.laterals, levels)]

@@ -12,10 +12,10 @@ model = dict(backbone=dict(in_channels=32, embed_dim=64), num_classes=5, max_seq
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
 param_scheduler = [
     dict(type="LinearLR", start_factor=1e-8, by_epoch=True, begin=0, end=2, convert_to_iter_based=True),
-    dict(type="CosineAnnealingLR", T_max=14, eta_min=1e-8, by_epoch=True, begin=2, end=16,
+    dict(type="CosineAnnealingLR", T_max=10, eta_min=1e-8, by_epoch=True, begin=2, end=12,
          convert_to_iter_based=True),
 ]
-train_cfg = dict(max_epochs=16, val_interval=16)
-default_hooks = dict(checkpoint=dict(interval=16))
+train_cfg = dict(max_epochs=12, val_interval=12)
+default_hooks = dict(checkpoint=dict(interval=12))
 # A few hundred iterations: an EMA horizon of ~1000 (decay 0.999) would still mostly hold the init.
 custom_hooks = [dict(type="EMAHook", momentum=0.01), dict(type="ResultsDirHook")]
