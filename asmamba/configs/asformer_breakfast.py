@@ -1,0 +1,7 @@
+_base_ = ["./_base_/asformer.py"]
+dataset = dict(data_root="data/breakfast")  # 4 splits
+train_dataloader = dict(dataset=dataset)
+val_dataloader = dict(dataset=dataset)
+test_dataloader = dict(dataset=dataset)
+model = dict(num_classes=48)
+optim_wrapper = dict(optimizer=dict(lr=1e-4))

@@ -1,0 +1,3 @@
+# The encoder mixer as causal Mamba (one direction only).
+_base_ = ["./asmamba_vim_gtea.py"]
+model = dict(encoder_mixer=dict(kind="mamba"))

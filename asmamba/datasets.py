@@ -1,0 +1,150 @@
+"""The MS-TCN / ASFormer data layout, with batches of any size.
+
+    <data_root>/features/<video>.npy        float (feature_dim, T), channels first (I3D: 2048)
+    <data_root>/groundTruth/<video>.txt     one label name per frame
+    <data_root>/mapping.txt                 "<id> <name>" per line
+    <data_root>/splits/{train,test}.split<K>.bundle   one "<video>.txt" per line
+
+A video is T = min(feature frames, label lines) frames long (features may be one frame short),
+subsampled with [::sample_rate]. Everything that can be checked from file headers and label text is
+checked when the dataset is built; features are read (and checked for NaN / Inf) once per item.
+"""
+import os
+from typing import Dict, List
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from common.engine import DATASETS, FUNCTIONS
+
+IGNORE_INDEX = -100  # padded targets, as upstream (CrossEntropyLoss's default ignore_index)
+
+
+def _read_lines(path: str, what: str) -> List[str]:
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{what} missing: {path}")
+    with open(path) as f:
+        return f.read().splitlines()
+
+
+def read_mapping(path: str) -> List[str]:
+    """Class names ordered by id from mapping.txt ("<id> <name>" per line, ids 0..C-1)."""
+    names = {}
+    for lineno, line in enumerate(_read_lines(path, "mapping file"), 1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 2 or not parts[0].isdigit():
+            raise ValueError(f"{path} line {lineno}: expected '<id> <name>', got {line!r}")
+        names[int(parts[0])] = parts[1]
+    if sorted(names) != list(range(len(names))) or len(set(names.values())) != len(names):
+        raise ValueError(f"{path}: ids must be 0..C-1 and names unique")
+    return [names[i] for i in range(len(names))]
+
+
+def read_bundle(path: str) -> List[str]:
+    """Video names (file name without extension) listed in a split bundle."""
+    videos = [os.path.splitext(line.strip())[0] for line in _read_lines(path, "split bundle") if line.strip()]
+    if not videos:
+        raise ValueError(f"split bundle lists no videos: {path}")
+    return videos
+
+
+def read_labels(path: str) -> List[str]:
+    """Frame-wise label names of one ground-truth file."""
+    labels = _read_lines(path, "ground-truth file")
+    if not labels:
+        raise ValueError(f"ground-truth file has no frames: {path}")
+    return labels
+
+
+@DATASETS.register_module()
+class ActionSegmentationDataset(Dataset):
+    """Videos of one split of an MS-TCN-layout data set.
+
+    Each item is a dict: `video` (name), `features` (feature_dim, T') float32 tensor, `labels` (T')
+    int64 tensor at the subsampled rate, `gt_full` (int64 array of every ground-truth line, what the
+    metric scores against).
+    """
+
+    def __init__(self, data_root: str, split: int = 1, subset: str = "train", sample_rate: int = 1):
+        if subset not in ("train", "test"):
+            raise ValueError(f"subset must be 'train' or 'test', got {subset!r}")
+        self.data_root, self.sample_rate = data_root, sample_rate
+        self.classes = read_mapping(os.path.join(data_root, "mapping.txt"))
+        class_id = {name: i for i, name in enumerate(self.classes)}
+        self.videos = read_bundle(os.path.join(data_root, "splits", f"{subset}.split{split}.bundle"))
+        self.gt, self.num_frames, feature_dims = [], [], set()
+        for video in self.videos:
+            gt_path = os.path.join(self.data_root, "groundTruth", video + ".txt")
+            gt = read_labels(gt_path)
+            unknown = next((i for i, name in enumerate(gt) if name not in class_id), None)
+            if unknown is not None:
+                raise ValueError(f"{gt_path} line {unknown + 1}: label {gt[unknown]!r} is not in mapping.txt")
+            self.gt.append(np.array([class_id[name] for name in gt], dtype=np.int64))
+            shape = self._feature_shape(video)
+            if shape[1] < len(gt) - 1:
+                raise ValueError(f"{self.feature_path(video)}: {shape[1]} feature frames for {len(gt)} "
+                                 f"label lines in {gt_path} (at most one frame short is allowed)")
+            feature_dims.add(shape[0])
+            self.num_frames.append(min(shape[1], len(gt)))
+        if len(feature_dims) > 1:
+            raise ValueError(f"{data_root}/features: videos disagree on feature_dim ({sorted(feature_dims)})")
+
+    @property
+    def metainfo(self) -> Dict:
+        return dict(classes=tuple(self.classes), sample_rate=self.sample_rate)
+
+    def feature_path(self, video: str) -> str:
+        return os.path.join(self.data_root, "features", video + ".npy")
+
+    def _feature_shape(self, video: str):
+        path = self.feature_path(video)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"feature file missing: {path}")
+        shape = np.load(path, mmap_mode="r").shape  # reads the header only
+        if len(shape) != 2:
+            raise ValueError(f"{path}: expected features of shape (feature_dim, T), got {shape}")
+        return shape
+
+    def __len__(self):
+        return len(self.videos)
+
+    def __getitem__(self, idx: int) -> Dict:
+        video, n, step = self.videos[idx], self.num_frames[idx], self.sample_rate
+        path = self.feature_path(video)
+        features = np.load(path)[:, :n:step]
+        if not np.isfinite(features).all():
+            raise ValueError(f"{path}: features contain NaN or Inf")
+        return dict(
+            video=video,
+            features=torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)),
+            labels=torch.from_numpy(self.gt[idx][:n:step]),
+            gt_full=self.gt[idx],
+        )
+
+
+@FUNCTIONS.register_module()
+def action_segmentation_collate(items: List[Dict]) -> Dict:
+    """Pad a list of items to the longest video.
+
+    Returns `inputs` (B, feature_dim, T) zero-padded and `data_samples` with `labels` (B, T)
+    padded with -100, `mask` (B, T) bool (True = valid frame), `videos` and `gt_full` lists.
+    """
+    length = max(item["labels"].numel() for item in items)
+    inputs = torch.zeros(len(items), items[0]["features"].shape[0], length)
+    labels = torch.full((len(items), length), IGNORE_INDEX, dtype=torch.long)
+    for i, item in enumerate(items):
+        t = item["labels"].numel()
+        inputs[i, :, :t] = item["features"]
+        labels[i, :t] = item["labels"]
+    return dict(
+        inputs=inputs,
+        data_samples=dict(
+            labels=labels,
+            mask=labels != IGNORE_INDEX,
+            videos=[item["video"] for item in items],
+            gt_full=[item["gt_full"] for item in items],
+        ),
+    )

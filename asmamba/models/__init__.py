@@ -1,0 +1,3 @@
+from .asformer import ASFormer
+
+__all__ = ["ASFormer"]
