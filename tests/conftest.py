@@ -1,5 +1,6 @@
 import os
 
+import common  # noqa: F401  (before torch: sets the OpenMP wait policy, see common/__init__.py)
 import numba
 import pytest
 import torch

@@ -13,6 +13,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import common  # noqa: E402,F401  (sets the OpenMP wait policy before torch loads)
 import torch  # noqa: E402
 
 from tools.benchlib import MEMORY_LIMIT_GIB, fmt, measure, median_time, peak_rss_mib, rss_mib, worker_main  # noqa: E402

@@ -18,6 +18,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import common  # noqa: E402,F401  (sets the OpenMP wait policy before torch loads)
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 

@@ -13,9 +13,8 @@ import sys
 # Run as a script: the repository root, not tools/, must lead sys.path.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from common.engine import build_runner, default_work_dir, load_config  # noqa: E402  (before torch loads)
 from mmengine.config import DictAction  # noqa: E402
-
-from common.engine import build_runner, default_work_dir, load_config  # noqa: E402
 
 
 def parse_args():

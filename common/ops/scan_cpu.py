@@ -12,10 +12,19 @@ tasks (batch, group, channel slice), each with its own partial buffer, summed af
 no atomics. Inputs arrive validated and in the canonical layout of `selective_scan._canonical`.
 """
 import math
+import os
+import sys
 
-import numba
-import numpy as np
-import torch
+import common
+
+if common.TORCH_OPENMP_SPINS and "numba" not in sys.modules:
+    # torch was loaded before us with busy-waiting workers (see common/__init__.py): a second pool of
+    # scan threads would fight them for the cores, so the scan runs on the calling thread alone.
+    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 CHUNK = 64
 SOFTPLUS_THRESHOLD = 20.0  # as F.softplus: identity above it
