@@ -30,7 +30,7 @@ class TrainLossPlateauHook(Hook):
         self.epoch_loss = 0.0
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
-        self.epoch_loss += float(outputs["loss"])
+        self.epoch_loss += outputs["loss"].item()
 
     def after_train_epoch(self, runner) -> None:
         schedulers = runner.param_schedulers
