@@ -38,7 +38,8 @@ def available_splits(data_root: str):
 def evaluate(data_root: str, split: int, pred_dir: str) -> Dict[str, float]:
     if split > 0:
         return evaluate_split(data_root, split, pred_dir)
-    per_split = [evaluate_split(data_root, k, os.path.join(pred_dir, f"split_{k}")) for k in available_splits(data_root)]
+    per_split = [evaluate_split(data_root, k, os.path.join(pred_dir, f"split_{k}"))
+                 for k in available_splits(data_root)]
     return {key: sum(s[key] for s in per_split) / len(per_split) for key in per_split[0]}
 
 

@@ -102,7 +102,8 @@ def test_non_finite_features(tmp_path, bad):
 
 def test_features_shorter_than_labels_by_more_than_a_frame(tmp_path):
     root = write_dataset(tmp_path, {"v1": (["take"] * 5, np.zeros((4, 3), np.float32))})
-    with pytest.raises(ValueError, match=r"features/v1\.npy: 3 feature frames for 5 label lines in .*groundTruth/v1\.txt"):
+    message = r"features/v1\.npy: 3 feature frames for 5 label lines in .*groundTruth/v1\.txt"
+    with pytest.raises(ValueError, match=message):
         ActionSegmentationDataset(root)
 
 
