@@ -3,23 +3,6 @@ from mmengine.hooks import Hook
 from mmengine.runner import BaseLoop
 
 from common.engine import HOOKS
-from .metrics import DetectionMAP
-
-
-@HOOKS.register_module()
-class ResultsDirHook(Hook):
-    """Points every DetectionMAP of the run at the work dir, where it writes its results file."""
-
-    def _point(self, evaluator, runner):
-        for metric in evaluator.metrics:
-            if isinstance(metric, DetectionMAP):
-                metric.out_dir = runner.work_dir
-
-    def before_val(self, runner):
-        self._point(runner.val_loop.evaluator, runner)
-
-    def before_test(self, runner):
-        self._point(runner.test_loop.evaluator, runner)
 
 
 @HOOKS.register_module()

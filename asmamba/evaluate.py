@@ -2,10 +2,14 @@
 
     python -m asmamba.evaluate --data-root data/gtea --split 1 --pred-dir results/gtea/split_1
     python -m asmamba.evaluate --data-root data/gtea --split 0 --pred-dir results/gtea   # all splits
+    python -m asmamba.evaluate --mean W/split_1/test_metrics.json W/split_2/test_metrics.json [--out F]
+    python -m asmamba.evaluate --list-splits CONFIG [KEY=VALUE ...]
 
 Split K >= 1 reads `<pred-dir>/<video>` for every video of `splits/test.splitK.bundle`; split 0
 scores every split found under `<data-root>/splits`, reading `<pred-dir>/split_K/`, and averages
-the per-split scores without weights (as upstream). The last line printed is one JSON object.
+the per-split scores without weights (as upstream); `--mean` averages per-split metrics files the
+same way. The last line printed is one JSON object. `--list-splits` prints the split numbers of a
+config's test data root after overrides (what `SPLITS=all asmamba/train.sh` runs).
 """
 import argparse
 import glob
@@ -15,6 +19,7 @@ import re
 from typing import Dict
 
 from asmamba.datasets import read_bundle, read_labels
+from common.engine import atomic_write_text
 from asmamba.metrics import read_prediction, summarize, video_stats
 
 
@@ -43,13 +48,40 @@ def evaluate(data_root: str, split: int, pred_dir: str) -> Dict[str, float]:
     return {key: sum(s[key] for s in per_split) / len(per_split) for key in per_split[0]}
 
 
+def mean_of_files(paths) -> Dict[str, float]:
+    """Unweighted mean over splits of the metric keys every file holds (upstream's split 0)."""
+    per_split = []
+    for path in paths:
+        with open(path) as f:
+            per_split.append(json.load(f))
+    keys = [k for k, v in per_split[0].items() if isinstance(v, float) and all(k in s for s in per_split)]
+    return {key: sum(s[key] for s in per_split) / len(per_split) for key in keys}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-root", required=True, help="data set folder with groundTruth/ and splits/")
-    parser.add_argument("--split", type=int, required=True, help="split number; 0 averages all splits")
-    parser.add_argument("--pred-dir", required=True, help="prediction files (split 0: its split_K/ folders)")
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--pred-dir", help="prediction files (split 0: its split_K/ folders)")
+    mode.add_argument("--mean", nargs="+", metavar="METRICS_JSON", help="average per-split metrics files")
+    mode.add_argument("--list-splits", metavar="CONFIG", help="split numbers of CONFIG's test data root")
+    parser.add_argument("--data-root", help="data set folder with groundTruth/ and splits/ (with --pred-dir)")
+    parser.add_argument("--split", type=int, help="split number; 0 averages all splits (with --pred-dir)")
+    parser.add_argument("--out", help="also write the JSON scores to this file")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides (--list-splits)")
     args = parser.parse_args(argv)
-    scores = evaluate(args.data_root, args.split, args.pred_dir)
+    if args.list_splits:
+        from common.engine import load_config, parse_overrides
+        cfg = load_config(args.list_splits, parse_overrides(args.overrides))
+        print(" ".join(map(str, available_splits(cfg.test_dataloader.dataset.data_root))))
+        return
+    if args.mean:
+        scores = mean_of_files(args.mean)
+    else:
+        if args.data_root is None or args.split is None:
+            parser.error("--pred-dir needs --data-root and --split")
+        scores = evaluate(args.data_root, args.split, args.pred_dir)
+    if args.out:
+        atomic_write_text(args.out, json.dumps(scores))
     print(json.dumps(scores))
 
 

@@ -23,7 +23,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from mmengine.evaluator import BaseMetric
 
-from common.engine import METRICS
+from common.engine import METRICS, atomic_write_text
 
 BACKGROUND = ("background",)
 OVERLAPS = (0.10, 0.25, 0.50)
@@ -119,8 +119,7 @@ def summarize(stats: Sequence[VideoStats]) -> Dict[str, float]:
 
 def write_prediction(path: str, labels: Sequence[str]) -> None:
     """Write one video's frame-wise label names in upstream's format (header line, then names)."""
-    with open(path, "w") as f:
-        f.write(PREDICTION_HEADER + "\n" + " ".join(labels))
+    atomic_write_text(path, PREDICTION_HEADER + "\n" + " ".join(labels))
 
 
 def read_prediction(path: str) -> List[str]:
@@ -144,29 +143,31 @@ def upsample(pred_ids: np.ndarray, classes: Sequence[str], sample_rate: int, min
 
 @METRICS.register_module()
 class ActionSegmentationMetric(BaseMetric):
-    """Acc / Edit / F1@{10,25,50} through the eval.py protocol; optionally writes prediction files.
+    """Acc / Edit / F1@{10,25,50} through the eval.py protocol; writes upstream's prediction files.
 
     Expects model outputs `dict(video=name, pred=ids at the subsampled rate)` and the batch's
     `data_samples["gt_full"]` (ground-truth ids at the original frame rate). Class names and the
-    sample rate come from the dataset's metainfo.
+    sample rate come from the dataset's metainfo. Prediction files go to `pred_dir`, else to
+    `<out_dir>/predictions` (ResultsDirHook sets out_dir to the run's work dir).
     """
 
     default_prefix = None
 
     def __init__(self, pred_dir: Optional[str] = None, bg_class: Sequence[str] = BACKGROUND, **kwargs):
         super().__init__(**kwargs)
-        self.pred_dir = pred_dir
+        self.pred_dir, self.out_dir = pred_dir, None
         self.bg_class = tuple(bg_class)
 
     def process(self, data_batch, data_samples) -> None:
         classes, sample_rate = self.dataset_meta["classes"], self.dataset_meta["sample_rate"]
         batch = data_batch["data_samples"]
+        pred_dir = self.pred_dir or (self.out_dir and os.path.join(self.out_dir, "predictions"))
         for out, video, gt in zip(data_samples, batch["videos"], batch["gt_full"]):
             assert out["video"] == video, "model outputs and batch are out of order"
             pred = upsample(np.asarray(out["pred"]), classes, sample_rate, len(gt))
-            if self.pred_dir:
-                os.makedirs(self.pred_dir, exist_ok=True)
-                write_prediction(os.path.join(self.pred_dir, video), pred)
+            if pred_dir:
+                os.makedirs(pred_dir, exist_ok=True)
+                write_prediction(os.path.join(pred_dir, video), pred)
             self.results.append(video_stats(pred, np.asarray(classes)[gt].tolist(), self.bg_class, video))
 
     def compute_metrics(self, results: list) -> Dict[str, float]:

@@ -1,41 +1,38 @@
 #!/usr/bin/env bash
-# Train, predict and evaluate one ASFormer / ASMamba config on one split, or on every split and then
-# the unweighted mean over splits (as upstream). Run from the repository root:
+# Train an ASFormer / ASMamba config, then test its final checkpoint with the same config and
+# overrides, on one split or on several, and average the scores over splits as upstream does.
 #
-#   asmamba/train.sh CONFIG [SPLIT|all] [KEY=VALUE ...]
+#   [SPLITS=K|"K L ..."|all] asmamba/train.sh CONFIG [WORK_DIR] [KEY=VALUE ...]   (see tools/train_task.sh)
 #
-# KEY=VALUE pairs override the config for training and prediction alike (e.g. train_cfg.max_epochs=2).
-# SPLIT defaults to 1. Per split K: work dir work_dirs/asmamba/<config>/split_K/, prediction files in
-# upstream's format under work_dirs/asmamba/<config>/results/split_K/, scores in results/split_K.json
-# (and results/all.json for all splits). Predictions come from the last checkpoint (upstream: epoch 120).
+# SPLITS defaults to 1; `all` takes every splits/test.split<K>.bundle of the (overridden) data root.
+# Split K: WORK_DIR/split_K/ holds the logs, checkpoints, predictions/ (upstream's prediction files)
+# and test_metrics.json; with several splits WORK_DIR/mean_metrics.json holds their unweighted mean.
+# Example: SPLITS=all asmamba/train.sh asmamba/configs/asmamba_vim_gtea.py work_dirs/vim_gtea
 set -euo pipefail
-
-config=${1:?usage: asmamba/train.sh CONFIG [SPLIT|all] [KEY=VALUE ...]}
-which=${2:-1}
-shift $(($# < 2 ? $# : 2))
-out=work_dirs/asmamba/$(basename "$config" .py)
-data_root=$(python -c 'import sys; sys.path.insert(0, "."); from common.engine import load_config
-print(load_config(sys.argv[1]).test_dataloader.dataset.data_root)' "$config")
-
-if [ "$which" = all ]; then
-  splits=$(ls "$data_root"/splits/test.split*.bundle | sed -E 's/.*test\.split([0-9]+)\.bundle$/\1/' | sort -n)
-else
-  splits=$which
+here=$(dirname "$0")
+if [ $# -lt 1 ] || [ "$1" = -h ] || [ "$1" = --help ]; then
+    sed -n '2,10p' "$0" >&2
+    exit 2
+fi
+config=$1
+shift
+work_dir=work_dirs/asmamba/$(basename "${config%.py}")
+if [ $# -gt 0 ] && [[ $1 != *=* ]]; then
+    work_dir=$1
+    shift
+fi
+splits=${SPLITS:-1}
+if [ "$splits" = all ]; then
+    splits=$("${PYTHON:-python}" -m asmamba.evaluate --list-splits --config "$config" -- "$@")
 fi
 
-mkdir -p "$out/results"
+metrics=()
 for k in $splits; do
-  split="train_dataloader.dataset.split=$k val_dataloader.dataset.split=$k test_dataloader.dataset.split=$k"
-  python tools/train.py "$config" --work-dir "$out/split_$k" --cfg-options $split "$@"
-  python tools/test.py "$config" "$(cat "$out/split_$k/last_checkpoint")" --work-dir "$out/split_$k" \
-    --cfg-options $split test_evaluator.pred_dir="$out/results/split_$k" "$@"
-  python -m asmamba.evaluate --data-root "$data_root" --split "$k" --pred-dir "$out/results/split_$k" \
-    | tail -n 1 > "$out/results/split_$k.json"
-  echo "split $k: $(cat "$out/results/split_$k.json")"
+    "$here/../tools/train_task.sh" "$config" "$work_dir/split_$k" "$@" \
+        train_dataloader.dataset.split="$k" val_dataloader.dataset.split="$k" test_dataloader.dataset.split="$k"
+    echo "split $k: $(cat "$work_dir/split_$k/test_metrics.json")"
+    metrics+=("$work_dir/split_$k/test_metrics.json")
 done
-
-if [ "$which" = all ]; then
-  python -m asmamba.evaluate --data-root "$data_root" --split 0 --pred-dir "$out/results" \
-    | tail -n 1 > "$out/results/all.json"
-  echo "mean over splits: $(cat "$out/results/all.json")"
+if [ ${#metrics[@]} -gt 1 ]; then
+    "${PYTHON:-python}" -m asmamba.evaluate --mean "${metrics[@]}" --out "$work_dir/mean_metrics.json"
 fi

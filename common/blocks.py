@@ -1,6 +1,8 @@
-"""Small pieces the task models share: stochastic depth and per-channel layer scale."""
+"""Pieces the task models share: stochastic depth, per-channel layer scale, the suite's Mamba block."""
 import torch
 from torch import nn
+
+from .mixers import build_mixer
 
 
 def drop_path(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
@@ -39,3 +41,27 @@ class AffineDropPath(nn.Module):
 
     def forward(self, x):
         return drop_path(self.scale * x, self.p, self.training)
+
+
+class MaskMambaBlock(nn.Module):
+    """The suite's Mamba block (ActionMamba's backbone, ASMamba's encoder, ...), as upstream computes it:
+
+        y = x + AffineDropPath(mask * mixer(LayerNorm(x)))
+
+    Pre-norm over channels (learned affine, eps 1e-5: upstream's nn.LayerNorm default), per-channel layer
+    scale from 1e-4 plus stochastic depth when drop_path > 0 (a plain residual otherwise), no MLP.
+    x (B, C, T), mask (B, 1, T) bool -> (y (B, C, T), mask); padded positions of y are zero. The mixer sees
+    the (B, T) mask, so padding never enters its scans (upstream scans over it).
+    Parameter names are upstream's (`mamba.*`, `norm.*`, `drop_path.scale`): suite checkpoints load strictly.
+    """
+
+    def __init__(self, dim: int, mixer: str = "vim", mixer_cfg: dict | None = None, drop_path: float = 0.3,
+                 norm_eps: float = 1e-5):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim, eps=norm_eps)
+        self.mamba = build_mixer(mixer, dim, **(mixer_cfg or {}))
+        self.drop_path = AffineDropPath(dim, drop_path) if drop_path > 0 else nn.Identity()
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor):
+        y = self.mamba(self.norm(x.transpose(1, 2)), mask[:, 0]).transpose(1, 2)
+        return x * mask + self.drop_path(y * mask), mask

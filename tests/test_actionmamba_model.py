@@ -138,7 +138,7 @@ def test_weight_decay_only_on_conv_and_linear_weights():
     decayed = sorted(names[id(p)] for p in decay["params"])
     assert decay["weight_decay"] == 0.05 and no_decay["weight_decay"] == 0.0
     assert all(n.endswith("weight") and "norm" not in n for n in decayed)
-    assert "backbone.stem.0.mixer.in_proj.weight" in decayed and "cls_head.cls.conv.weight" in decayed
+    assert "backbone.stem.0.mamba.in_proj.weight" in decayed and "cls_head.cls.conv.weight" in decayed
     undecayed = {names[id(p)] for p in no_decay["params"]}
-    assert {"backbone.stem.0.mixer.A_log", "backbone.stem.0.drop_path.scale", "reg_head.scales.0.scale"} <= undecayed
+    assert {"backbone.stem.0.mamba.A_log", "backbone.stem.0.drop_path.scale", "reg_head.scales.0.scale"} <= undecayed
     assert len(decayed) + len(undecayed) == len(names)

@@ -40,7 +40,7 @@ def toy_config(root, work_dir, epochs):
                             dict(type="CosineAnnealingLR", T_max=epochs - 1, eta_min=1e-8, begin=1, end=epochs,
                                  convert_to_iter_based=True)],
         # few iterations: a short EMA horizon, so the averaged weights are the trained ones
-        "custom_hooks": [dict(type="EMAHook", momentum=0.05), dict(type="ResultsDirHook")],
+        "custom_hooks": [dict(type="EMAHook", momentum=0.05)],
         "default_hooks.checkpoint.interval": epochs,
         "visualizer.vis_backends": [dict(type="LocalVisBackend")],
     })

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from asmamba.hooks import TrainLossPlateauLR
 from asmamba.models import ASFormer
-from asmamba.models.asformer import AttLayer, MixerLayer
+from asmamba.models.asformer import AttLayer, MambaAttModule
 from asmamba.models.losses import segmentation_loss
 from asmamba.models.ops import masked_instance_norm, sliding_window_attention
 from common import build_mixer
@@ -158,15 +158,17 @@ def test_loss_matches_upstream_formula_at_batch_one():
 def test_variant_replaces_encoder_attention_only(mixer):
     baseline, variant = small(), small(mixer, drop_path=0.3)
     for layer in variant.encoder.layers:
-        assert isinstance(layer.att_layer, MixerLayer) and layer.att_layer.drop_path.p == 0.3
+        assert isinstance(layer, MambaAttModule) and layer.att_layer.drop_path.p == 0.3
+        assert not hasattr(layer, "conv_1x1")  # the suite's Mamba layer has none
     assert all(isinstance(layer.att_layer, AttLayer) for d in variant.decoders for layer in d.layers)
 
     def count(m):
         return sum(p.numel() for p in m.parameters())
 
-    attention = sum(count(layer.att_layer) for layer in baseline.encoder.layers)
+    attention = sum(count(layer.att_layer) + count(layer.conv_1x1) for layer in baseline.encoder.layers)
     mixer_params = count(build_mixer(mixer["kind"], 16, **{k: v for k, v in mixer.items() if k != "kind"}))
-    assert count(variant) == count(baseline) - attention + 4 * mixer_params
+    block_params = mixer_params + 2 * 16 + 16  # + LayerNorm (weight, bias) + layer scale
+    assert count(variant) == count(baseline) - attention + 4 * block_params
 
 
 def test_decoder_alphas_and_dilations():

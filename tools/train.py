@@ -1,10 +1,12 @@
 """Train a model from an mmengine config.
 
-    python tools/train.py CONFIG [--work-dir D] [--resume [CKPT]] [--cfg-options k=v ...]
+    python tools/train.py CONFIG [--work-dir D] [--resume [CKPT]] [--test] [--cfg-options k=v ...]
     tools/dist_train.sh CONFIG NPROC [same options]        # several processes / nodes (torchrun)
 
 The work dir defaults to work_dirs/<config name>. `--resume` continues from the work dir's latest
 checkpoint (or from CKPT) with model, optimizer, LR schedule, EMA, epoch and RNG states restored.
+`--test` then tests the final checkpoint with the very same config and overrides (the task's
+prediction files and <work_dir>/test_metrics.json): what every task's train.sh runs.
 """
 import argparse
 import os
@@ -13,7 +15,7 @@ import sys
 # Run as a script: the repository root, not tools/, must lead sys.path.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from common.engine import build_runner, default_work_dir, load_config  # noqa: E402  (before torch loads)
+from common.engine import build_runner, default_work_dir, load_config, test_final_checkpoint  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
 
 
@@ -25,6 +27,8 @@ def parse_args():
                         help="resume from CKPT, or without a value from the work dir's latest")
     parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
                         help="override config entries, e.g. train_cfg.max_epochs=3")
+    parser.add_argument("--test", action="store_true",
+                        help="after training, test the final checkpoint with the same config and overrides")
     parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none",
                         help="how the processes were started (dist_train.sh passes pytorch)")
     return parser.parse_args()
@@ -42,7 +46,10 @@ def main():
         cfg.resume = True
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
-    build_runner(cfg).train()
+    runner = build_runner(cfg)
+    runner.train()
+    if args.test:
+        test_final_checkpoint(cfg, runner.work_dir)
 
 
 if __name__ == "__main__":

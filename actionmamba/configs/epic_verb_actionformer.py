@@ -9,7 +9,6 @@ model = dict(
 )
 custom_hooks = [
     dict(type="EMAHook", momentum=0.001),
-    dict(type="ResultsDirHook"),
     dict(type="SilenceEmptyClassesHook"),
 ]
 param_scheduler = [

@@ -8,8 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from common import build_mixer
-from common.blocks import AffineDropPath
+from common.blocks import AffineDropPath, MaskMambaBlock
 from common.engine import MODELS
 from .blocks import AbsolutePositionEmbedding, ChannelLayerNorm, ConvEmbedding, MaskedConv1D, masked_max_pool
 
@@ -100,26 +99,16 @@ class TransformerBlock(nn.Module):
         return out, out_mask
 
 
-class MaskMambaBlock(nn.Module):
-    """The suite's block: x = x + DropPath(mask * mixer(LN(x))), then masked max-pooling if stride 2.
-
-    No MLP (unlike TransformerBlock). The mixer runs on (B, T, C) with a (B, T) mask, so padding never
-    enters its scans (upstream scans over the zero padding, which leaks into the backward direction).
-    """
+class DownsamplingMambaBlock(MaskMambaBlock):
+    """The suite's MaskMambaBlock (common.blocks), followed by masked max-pooling when stride is 2."""
 
     def __init__(self, dim, mixer="dbm", mixer_cfg=None, stride=1, drop_path=0.3):
-        super().__init__()
+        super().__init__(dim, mixer, mixer_cfg, drop_path)
         self.stride = stride
-        self.norm = nn.LayerNorm(dim, eps=1e-6)
-        self.mixer = build_mixer(mixer, dim, **(mixer_cfg or {}))
-        self.drop_path = AffineDropPath(dim, drop_path) if drop_path > 0 else nn.Identity()
 
     def forward(self, x, mask):
-        y = self.mixer(self.norm(x.transpose(1, 2)), mask[:, 0]).transpose(1, 2)
-        x = x * mask + self.drop_path(y * mask)
-        if self.stride > 1:
-            x, mask = masked_max_pool(x, mask, self.stride)
-        return x, mask
+        x, mask = super().forward(x, mask)
+        return masked_max_pool(x, mask, self.stride) if self.stride > 1 else (x, mask)
 
 
 class PyramidBackbone(nn.Module):
@@ -185,6 +174,6 @@ class MambaBackbone(PyramidBackbone):
         block["mixer_cfg"] = dict(dict(d_conv=4), **block.get("mixer_cfg", {}))
 
         def make_block(level, stride):
-            return MaskMambaBlock(embed_dim, stride=stride, **block)
+            return DownsamplingMambaBlock(embed_dim, stride=stride, **block)
 
         super().__init__(in_channels, embed_dim, arch, max_seq_len, make_block, **kw)

@@ -10,9 +10,11 @@ Module and parameter names follow upstream's `MyTransformer`, so its checkpoints
 a plain state_dict) load into the baseline with `load_state_dict`. Batches of any size: every op
 respects the (B, T) mask, and padded frames never reach a valid one.
 
-Variant switch: `encoder_mixer=dict(kind="vim" | "dbm" | "mamba", **mamba_kwargs)` puts
-`common.build_mixer(kind, num_f_maps, ...)` in the encoder's attention slot, with stochastic depth
-`drop_path` on that branch (upstream ASMamba); decoders keep cross-attention.
+Variant switch: `encoder_mixer=dict(kind="vim" | "dbm" | "mamba", **mixer_kwargs)` turns every encoder
+layer into the suite's `AttModule_mamba` (`MambaAttModule`): the suite's MaskMambaBlock (pre-norm,
+layer scale, stochastic depth `drop_path`) around `common.build_mixer(kind, ...)` in the attention slot,
+no conv_1x1; decoders keep cross-attention. Upstream ASMamba checkpoints convert with
+tools/convert_checkpoint.py (it drops the never-called conv_1x1 weights).
 """
 import math
 from typing import Dict, Optional
@@ -22,8 +24,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModel
 from torch import nn
 
-from common import build_mixer
-from common.blocks import DropPath
+from common.blocks import MaskMambaBlock
 from common.engine import MODELS
 
 from .losses import segmentation_loss
@@ -65,30 +66,13 @@ class AttLayer(nn.Module):
         return f"block={self.block}, stage={self.stage}"
 
 
-class MixerLayer(nn.Module):
-    """A `common` sequence mixer in AttLayer's slot. x: (B, C, T), mask: (B, T) -> (B, C, T); `f` unused."""
-
-    def __init__(self, channels: int, kind: str, drop_path: float = 0.0, **mixer_kwargs):
-        super().__init__()
-        self.mixer = build_mixer(kind, channels, **mixer_kwargs)
-        self.drop_path = DropPath(drop_path)
-
-    def forward(self, x, f, mask):
-        x = (x * mask[:, None]).transpose(1, 2)
-        return self.drop_path(self.mixer(x, mask).transpose(1, 2))
-
-
 class AttModule(nn.Module):
-    """out = FFN(x); out = alpha * att(IN(out)) + out; (x + Dropout(conv1x1(out))) * mask."""
+    """ASFormer's layer: out = FFN(x); out = alpha * att(IN(out)) + out; (x + Dropout(conv1x1(out))) * mask."""
 
-    def __init__(self, dilation: int, channels: int, r1: int, r2: int, stage: str, alpha: float,
-                 mixer: Optional[Dict] = None, drop_path: float = 0.0):
+    def __init__(self, dilation: int, channels: int, r1: int, r2: int, stage: str, alpha: float):
         super().__init__()
         self.feed_forward = ConvFeedForward(dilation, channels)
-        if mixer is None:
-            self.att_layer = AttLayer(channels, r1, r2, dilation, stage)
-        else:
-            self.att_layer = MixerLayer(channels, drop_path=drop_path, **mixer)
+        self.att_layer = AttLayer(channels, r1, r2, dilation, stage)
         self.conv_1x1 = nn.Conv1d(channels, channels, 1)
         self.dropout = nn.Dropout()
         self.alpha = alpha
@@ -99,13 +83,37 @@ class AttModule(nn.Module):
         return (x + self.dropout(self.conv_1x1(out))) * mask[:, None]
 
 
+class MambaAttModule(nn.Module):
+    """The suite's ASMamba encoder layer (`AttModule_mamba`):
+
+        out = FFN(x); out = alpha * MaskMambaBlock(IN(out)) + out; (x + Dropout(out)) * mask
+
+    MaskMambaBlock (common.blocks) is pre-norm with its own residual and layer scale. Unlike AttModule
+    there is no conv_1x1: upstream defines one but never calls it (the converter drops its weights).
+    """
+
+    def __init__(self, dilation: int, channels: int, alpha: float, mixer: Dict, drop_path: float):
+        super().__init__()
+        mixer = dict(mixer)
+        self.feed_forward = ConvFeedForward(dilation, channels)
+        self.att_layer = MaskMambaBlock(channels, mixer.pop("kind"), mixer, drop_path)
+        self.dropout = nn.Dropout()
+        self.alpha = alpha
+
+    def forward(self, x, f, mask):
+        out = self.feed_forward(x)
+        out = self.alpha * self.att_layer(masked_instance_norm(out, mask), mask[:, None])[0] + out
+        return (x + self.dropout(out)) * mask[:, None]
+
+
 class Encoder(nn.Module):
     def __init__(self, num_layers, r1, r2, num_f_maps, input_dim, num_classes, channel_masking_rate,
                  mixer=None, drop_path=0.0):
         super().__init__()
         self.conv_1x1 = nn.Conv1d(input_dim, num_f_maps, 1)
         self.layers = nn.ModuleList(
-            AttModule(2**i, num_f_maps, r1, r2, "encoder", 1.0, mixer, drop_path) for i in range(num_layers))
+            AttModule(2**i, num_f_maps, r1, r2, "encoder", 1.0) if mixer is None
+            else MambaAttModule(2**i, num_f_maps, 1.0, mixer, drop_path) for i in range(num_layers))
         self.conv_out = nn.Conv1d(num_f_maps, num_classes, 1)
         self.dropout = nn.Dropout2d(p=channel_masking_rate)  # on (B, C, 1, T): drops whole channels
 

@@ -15,6 +15,9 @@ default_hooks = dict(
     # RNG states in checkpoints, plain (weights_only-loadable) checkpoint contents.
     train_state=dict(type="TrainStateHook"),
     epoch_time=dict(type="EpochTimeHook"),
+    # Metrics with an `out_dir` write their prediction files into the work dir; scores go to
+    # <work_dir>/{val,test}_metrics.json.
+    results_dir=dict(type="ResultsDirHook"),
 )
 
 env_cfg = dict(

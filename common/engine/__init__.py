@@ -10,8 +10,8 @@ from mmengine.registry import (DATA_SAMPLERS, DATASETS, EVALUATOR, FUNCTIONS, HO
 
 from .checkpoint import atomic_write_text, commit_file, restore_message_hub, rng_state, \
     set_rng_state, to_plain
-from .hooks import AtomicCheckpointHook, EpochTimeHook, ProgressLoggerHook, TrainStateHook
-from .runner import EngineRunner, build_runner, default_work_dir, load_config
+from .hooks import AtomicCheckpointHook, EpochTimeHook, ProgressLoggerHook, ResultsDirHook, TrainStateHook
+from .runner import EngineRunner, build_runner, default_work_dir, load_config, parse_overrides, test_final_checkpoint
 from .task import TaskSpec, get_task
 
 __all__ = [
@@ -20,7 +20,7 @@ __all__ = [
     "TRANSFORMS", "VISBACKENDS", "VISUALIZERS",
     "atomic_write_text", "commit_file", "restore_message_hub", "rng_state", "set_rng_state",
     "to_plain",
-    "AtomicCheckpointHook", "EpochTimeHook", "ProgressLoggerHook", "TrainStateHook",
-    "EngineRunner", "build_runner", "default_work_dir", "load_config",
+    "AtomicCheckpointHook", "EpochTimeHook", "ProgressLoggerHook", "ResultsDirHook", "TrainStateHook",
+    "EngineRunner", "build_runner", "default_work_dir", "load_config", "parse_overrides", "test_final_checkpoint",
     "TaskSpec", "get_task",
 ]

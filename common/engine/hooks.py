@@ -1,4 +1,5 @@
 """Hooks the shared runtime installs (common/configs/default_runtime.py, `default_hooks`)."""
+import json
 import os.path as osp
 import time
 
@@ -124,3 +125,32 @@ class ProgressLoggerHook(LoggerHook):
 
     def before_test_epoch(self, runner) -> None:
         self._fit_interval(runner.test_dataloader)
+
+
+@HOOKS.register_module()
+class ResultsDirHook(Hook):
+    """Points every metric with an `out_dir` attribute at the run's work dir before validation and
+    testing, where it writes its prediction file(s) in the task's upstream format, and writes the
+    metrics each loop returns to `<work_dir>/{val,test}_metrics.json` (atomically)."""
+
+    def _point(self, evaluator, runner) -> None:
+        for metric in evaluator.metrics:
+            if hasattr(metric, "out_dir"):
+                metric.out_dir = runner.work_dir
+
+    def before_val(self, runner) -> None:
+        self._point(runner.val_loop.evaluator, runner)
+
+    def before_test(self, runner) -> None:
+        self._point(runner.test_loop.evaluator, runner)
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        self._write(runner, "val_metrics.json", dict(metrics or {}, epoch=runner.epoch))
+
+    def after_test_epoch(self, runner, metrics=None) -> None:
+        self._write(runner, "test_metrics.json", dict(metrics or {}, checkpoint=runner._load_from))
+
+    @staticmethod
+    def _write(runner, filename, record) -> None:
+        if is_main_process():
+            atomic_write_text(osp.join(runner.work_dir, filename), json.dumps(record, indent=1, default=float))

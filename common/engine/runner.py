@@ -3,7 +3,7 @@ import datetime
 import os.path as osp
 
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.dist import master_only
 from mmengine.fileio import LocalBackend, get_file_backend
 from mmengine.registry import RUNNERS
@@ -25,6 +25,17 @@ class EngineRunner(Runner):
                              f"{out_dir!r} is not one")
         super().save_checkpoint(out_dir, temporary_name(filename), *args, **kwargs)
         commit_file(osp.join(out_dir, temporary_name(filename)), osp.join(out_dir, filename))
+
+
+def parse_overrides(pairs) -> dict:
+    """KEY=VALUE strings -> the dict `--cfg-options` gives (mmengine DictAction's value syntax)."""
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"override {pair!r} is not KEY=VALUE")
+        options[key] = DictAction._parse_iterable(value)
+    return options
 
 
 def load_config(path: str, cfg_options: dict | None = None) -> Config:
@@ -65,3 +76,13 @@ def _init_cpu_distributed(cfg: Config) -> None:
         find_unused_parameters=cfg.get("find_unused_parameters", False)))
     wrapper["device_ids"] = None
     cfg.model_wrapper_cfg = wrapper
+
+
+def test_final_checkpoint(cfg: Config, work_dir: str) -> dict:
+    """Test the checkpoint `last_checkpoint` names with `cfg` as it was trained (overrides and all), in a
+    fresh Runner: a Runner that has trained would rebuild its EMA model when testing."""
+    cfg = cfg.copy()
+    cfg.work_dir, cfg.resume, cfg.experiment_name = work_dir, False, "test"
+    with open(osp.join(work_dir, "last_checkpoint")) as f:
+        cfg.load_from = f.read().strip()
+    return build_runner(cfg).test()

@@ -1,7 +1,7 @@
 """What a task package tells the generic tools (tools/make_toy_data.py, tools/compare.py)."""
 import importlib
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,12 @@ class TaskSpec:
     table_metrics: metric keys (as the task's metric returns them) for the comparison table.
     flops_inputs: `flops_inputs(cfg) -> tuple`, positional inputs for
         `model(*inputs, mode="tensor")`.
+    plot_predictions: `plot_predictions(cfg, runs, path)` draws what each model predicts on a few
+        validation videos, the way the task's community draws it, into the PNG `path`. `runs` maps a
+        model's label to the work dir of its run, where the task's metric wrote its prediction file(s)
+        at the last validation (metrics with an `out_dir` attribute get the work dir, ResultsDirHook).
+    demo_epochs: the epochs `make demo` trains each config for (the whole schedule scaled, see
+        common.engine.scale_schedule); None keeps the toy configs' schedule.
     """
 
     name: str
@@ -25,6 +31,8 @@ class TaskSpec:
     compare_configs: Sequence[str]
     table_metrics: Sequence[str]
     flops_inputs: Callable[..., tuple]
+    plot_predictions: Optional[Callable[..., None]] = None
+    demo_epochs: Optional[int] = None
 
 
 def get_task(name: str) -> TaskSpec:

@@ -50,6 +50,5 @@ test_cfg = dict(type="TestLoop")
 # Evaluation uses the EMA weights (decay 0.999 every iteration = mmengine momentum 0.001).
 custom_hooks = [
     dict(type="EMAHook", momentum=0.001),
-    dict(type="ResultsDirHook"),
 ]
 randomness = dict(seed=1234567891)

@@ -18,4 +18,4 @@ param_scheduler = [
 train_cfg = dict(max_epochs=12, val_interval=12)
 default_hooks = dict(checkpoint=dict(interval=12))
 # A few hundred iterations: an EMA horizon of ~1000 (decay 0.999) would still mostly hold the init.
-custom_hooks = [dict(type="EMAHook", momentum=0.01), dict(type="ResultsDirHook")]
+custom_hooks = [dict(type="EMAHook", momentum=0.01)]
