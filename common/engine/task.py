@@ -23,6 +23,11 @@ class TaskSpec:
         at the last validation (metrics with an `out_dir` attribute get the work dir, ResultsDirHook).
     demo_epochs: the epochs `make demo` trains each config for (the whole schedule scaled, see
         common.engine.scale_schedule); None keeps the toy configs' schedule.
+    convert_checkpoint: `convert_checkpoint(checkpoint, cfg) -> state_dict` turns what `torch.load`
+        read from an upstream release (its own layout: nesting, key names, shapes, EMA copies) into
+        the state_dict of the model `cfg` builds; tools/convert_checkpoint.py then checks it strictly.
+        None: the file holds our layout already (a `state_dict` / `model` entry or a bare state_dict,
+        `module.` prefixes dropped).
     """
 
     name: str
@@ -33,6 +38,7 @@ class TaskSpec:
     flops_inputs: Callable[..., tuple]
     plot_predictions: Optional[Callable[..., None]] = None
     demo_epochs: Optional[int] = None
+    convert_checkpoint: Optional[Callable[..., dict]] = None
 
 
 def get_task(name: str) -> TaskSpec:
