@@ -81,7 +81,7 @@ def test_two_process_training_then_resume_then_test(workdir, monkeypatch):
 
 
 def test_clear_errors_for_missing_files(workdir, monkeypatch):
-    with pytest.raises(SystemExit, match="checkpoint '.*nope.pth' not found"):
+    with pytest.raises(SystemExit, match="checkpoint .*nope.pth not found"):
         tool("test.py", CONFIGS / "toy_narrow.py", workdir / "nope.pth", monkeypatch=monkeypatch)
     with pytest.raises(SystemExit, match="config file '.*nope.py' not found"):
         tool("train.py", workdir / "nope.py", monkeypatch=monkeypatch)

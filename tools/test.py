@@ -2,7 +2,9 @@
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir D] [--cfg-options k=v ...]
 
-The work dir (logs and metrics) defaults to work_dirs/<config name>.
+The checkpoint loads strictly: every key and shape must fit the model the config builds (convert
+upstream releases first with tools/convert_checkpoint.py). The task's metric writes its prediction
+file(s) and <work dir>/test_metrics.json; the work dir defaults to work_dirs/<config name>.
 """
 import argparse
 import os.path as osp
@@ -28,14 +30,14 @@ def parse_args():
 def main():
     args = parse_args()
     if not osp.isfile(args.checkpoint):
-        raise SystemExit(f"error: checkpoint {args.checkpoint!r} not found")
+        raise SystemExit(f"error: checkpoint {args.checkpoint} not found")
     try:
         cfg = load_config(args.config, args.cfg_options)
-    except FileNotFoundError as e:
+        cfg.work_dir = args.work_dir or cfg.get("work_dir") or default_work_dir(args.config)
+        cfg.load_from, cfg.load_partial = args.checkpoint, False
+        build_runner(cfg).test()
+    except (FileNotFoundError, ValueError) as e:
         raise SystemExit(f"error: {e}")
-    cfg.work_dir = args.work_dir or cfg.get("work_dir") or default_work_dir(args.config)
-    cfg.load_from = args.checkpoint
-    build_runner(cfg).test()
 
 
 if __name__ == "__main__":

@@ -1,12 +1,16 @@
 """Train a model from an mmengine config.
 
-    python tools/train.py CONFIG [--work-dir D] [--resume [CKPT]] [--test] [--cfg-options k=v ...]
+    python tools/train.py CONFIG [--work-dir D] [--resume [CKPT]] [--load-from CKPT [--partial]] [--test]
+                          [--cfg-options k=v ...]
     tools/dist_train.sh CONFIG NPROC [same options]        # several processes / nodes (torchrun)
 
 The work dir defaults to work_dirs/<config name>. `--resume` continues from the work dir's latest
-checkpoint (or from CKPT) with model, optimizer, LR schedule, EMA, epoch and RNG states restored.
-`--test` then tests the final checkpoint with the very same config and overrides (the task's
-prediction files and <work_dir>/test_metrics.json): what every task's train.sh runs.
+intact checkpoint (or from CKPT) with model, optimizer, LR schedule, EMA, epoch and RNG states restored;
+the checkpoint must come from the same model config. `--load-from` starts a new run from a checkpoint's
+weights, strictly (every key and shape must fit); `--partial` loads what fits and lists what it skipped
+(fine-tuning with another head). `--test` then tests the final checkpoint with the very same config
+and overrides (the task's prediction files and <work_dir>/test_metrics.json): what every task's
+train.sh runs. Override keys must exist in the config (or be arguments of what it builds).
 """
 import argparse
 import os
@@ -23,33 +27,42 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("config", help="mmengine python config file")
     parser.add_argument("--work-dir", help="where logs and checkpoints go")
-    parser.add_argument("--resume", nargs="?", const="auto", metavar="CKPT",
-                        help="resume from CKPT, or without a value from the work dir's latest")
-    parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
-                        help="override config entries, e.g. train_cfg.max_epochs=3")
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument("--resume", nargs="?", const="auto", metavar="CKPT",
+                       help="resume from CKPT, or without a value from the work dir's latest intact checkpoint")
+    start.add_argument("--load-from", metavar="CKPT", help="start from these weights (strictly, unless --partial)")
+    parser.add_argument("--partial", action="store_true",
+                        help="with --load-from: load the entries that fit, list the skipped ones")
     parser.add_argument("--test", action="store_true",
                         help="after training, test the final checkpoint with the same config and overrides")
+    parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
+                        help="override config entries, e.g. train_cfg.max_epochs=3")
     parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none",
                         help="how the processes were started (dist_train.sh passes pytorch)")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.partial and not args.load_from:
+        parser.error("--partial needs --load-from")
+    return args
 
 
 def main():
     args = parse_args()
     try:
         cfg = load_config(args.config, args.cfg_options)
-    except FileNotFoundError as e:
+        cfg.work_dir = args.work_dir or cfg.get("work_dir") or default_work_dir(args.config)
+        cfg.launcher = args.launcher
+        if args.resume == "auto":
+            cfg.resume = True
+        elif args.resume is not None:
+            cfg.resume, cfg.load_from = True, args.resume
+        elif args.load_from:
+            cfg.load_from, cfg.load_partial = args.load_from, args.partial
+        runner = build_runner(cfg)
+        runner.train()
+        if args.test:
+            test_final_checkpoint(cfg, runner.work_dir)
+    except (FileNotFoundError, ValueError, FloatingPointError) as e:
         raise SystemExit(f"error: {e}")
-    cfg.work_dir = args.work_dir or cfg.get("work_dir") or default_work_dir(args.config)
-    cfg.launcher = args.launcher
-    if args.resume == "auto":
-        cfg.resume = True
-    elif args.resume is not None:
-        cfg.resume, cfg.load_from = True, args.resume
-    runner = build_runner(cfg)
-    runner.train()
-    if args.test:
-        test_final_checkpoint(cfg, runner.work_dir)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ default_hooks = dict(
     sampler_seed=dict(type="DistSamplerSeedHook"),
     # RNG states in checkpoints, plain (weights_only-loadable) checkpoint contents.
     train_state=dict(type="TrainStateHook"),
+    # A NaN / Inf loss stops training at that iteration, with an error naming it.
+    finite_loss=dict(type="FiniteLossHook"),
     epoch_time=dict(type="EpochTimeHook"),
     # Metrics with an `out_dir` write their prediction files into the work dir; scores go to
     # <work_dir>/{val,test}_metrics.json.
@@ -35,4 +37,6 @@ log_level = "INFO"
 
 randomness = dict(seed=0)
 load_from = None
+# Checkpoints load strictly; True loads what fits and lists the rest (fine-tuning with a changed head).
+load_partial = False
 resume = False

@@ -8,19 +8,23 @@ from mmengine.registry import (DATA_SAMPLERS, DATASETS, EVALUATOR, FUNCTIONS, HO
                                MODEL_WRAPPERS, MODELS, OPTIM_WRAPPERS, OPTIMIZERS,
                                PARAM_SCHEDULERS, RUNNERS, TRANSFORMS, VISBACKENDS, VISUALIZERS)
 
-from .checkpoint import atomic_write_text, commit_file, restore_message_hub, rng_state, \
-    set_rng_state, to_plain
-from .hooks import AtomicCheckpointHook, EpochTimeHook, ProgressLoggerHook, ResultsDirHook, TrainStateHook
-from .runner import EngineRunner, build_runner, default_work_dir, load_config, parse_overrides, test_final_checkpoint
+from .checkpoint import CheckpointError, atomic_write_text, commit_file, model_state_dict, read_checkpoint, \
+    restore_message_hub, rng_state, set_rng_state, state_dict_mismatches, to_plain
+from .config import check_override_key, config_differences, load_config, parse_overrides
+from .hooks import AtomicCheckpointHook, EpochTimeHook, FiniteLossHook, ProgressLoggerHook, ResultsDirHook, \
+    TrainStateHook
+from .runner import EngineRunner, ResumableEpochBasedTrainLoop, build_runner, default_work_dir, test_final_checkpoint
 from .task import TaskSpec, get_task
 
 __all__ = [
     "DATA_SAMPLERS", "DATASETS", "EVALUATOR", "FUNCTIONS", "HOOKS", "LOOPS", "METRICS",
     "MODEL_WRAPPERS", "MODELS", "OPTIM_WRAPPERS", "OPTIMIZERS", "PARAM_SCHEDULERS", "RUNNERS",
     "TRANSFORMS", "VISBACKENDS", "VISUALIZERS",
-    "atomic_write_text", "commit_file", "restore_message_hub", "rng_state", "set_rng_state",
-    "to_plain",
-    "AtomicCheckpointHook", "EpochTimeHook", "ProgressLoggerHook", "ResultsDirHook", "TrainStateHook",
-    "EngineRunner", "build_runner", "default_work_dir", "load_config", "parse_overrides", "test_final_checkpoint",
+    "CheckpointError", "atomic_write_text", "commit_file", "model_state_dict", "read_checkpoint",
+    "restore_message_hub", "rng_state", "set_rng_state", "state_dict_mismatches", "to_plain",
+    "check_override_key", "config_differences", "load_config", "parse_overrides",
+    "AtomicCheckpointHook", "EpochTimeHook", "FiniteLossHook", "ProgressLoggerHook", "ResultsDirHook",
+    "TrainStateHook",
+    "EngineRunner", "ResumableEpochBasedTrainLoop", "build_runner", "default_work_dir", "test_final_checkpoint",
     "TaskSpec", "get_task",
 ]

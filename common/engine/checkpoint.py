@@ -9,7 +9,9 @@ Two guarantees, both needed for runs that are killed and resumed:
   converted here on save and rebuilt by `restore_message_hub` on load.
 """
 import os
+import pickle
 import random
+import zipfile
 from collections import OrderedDict, deque
 
 import numpy as np
@@ -126,3 +128,56 @@ def set_rng_state(state: dict) -> None:
     random.setstate((version, tuple(internal), gauss_next))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read, or does not fit the model it is loaded into."""
+
+
+def read_checkpoint(path: str, map_location="cpu") -> dict:
+    """`torch.load` with weights_only=True, and errors that name the file and say what is wrong."""
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint {path} not found")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "Unsupported global" not in str(err):  # not even a pickle of foreign objects
+            raise CheckpointError(f"checkpoint {path} is unreadable: empty, truncated or corrupt") from None
+        # torch's message suggests weights_only=False: never for a file of unknown origin.
+        raise CheckpointError(
+            f"checkpoint {path} holds objects other than tensors, numbers, strings and containers of "
+            "them, so this engine did not write it (an upstream release?): convert it first with "
+            f"`python tools/convert_checkpoint.py CONFIG {path} OUT.pth`") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"checkpoint {path} is unreadable: empty, truncated or corrupt ({reason})") from None
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(f"checkpoint {path} holds a {type(checkpoint).__name__}, expected a dict")
+    return checkpoint
+
+
+def model_state_dict(checkpoint: dict) -> "OrderedDict[str, torch.Tensor]":
+    """The model weights of a checkpoint dict (its `state_dict`, or the dict itself), without the
+    `module.` prefix DataParallel / DDP add."""
+    state = checkpoint.get("state_dict", checkpoint)
+    plain = OrderedDict((k.removeprefix("module."), v) for k, v in state.items())
+    if hasattr(state, "_metadata"):
+        plain._metadata = OrderedDict((k.removeprefix("module."), v) for k, v in state._metadata.items())
+    return plain
+
+
+def state_dict_mismatches(state_dict: dict, model: torch.nn.Module) -> list[str]:
+    """Every way `state_dict` fails to fit `model` strictly: missing and unexpected keys, other shapes."""
+    expected = model.state_dict()
+    problems = [f"missing: {k}" for k in expected if k not in state_dict]
+    problems += [f"unexpected: {k}" for k in state_dict if k not in expected]
+    problems += [f"shape of {k}: {tuple(v.shape)} in the checkpoint, {tuple(expected[k].shape)} in the model"
+                 for k, v in state_dict.items()
+                 if k in expected and torch.is_tensor(v) and v.shape != expected[k].shape]
+    return problems
+
+
+def non_finite_tensors(state_dict: dict) -> list[str]:
+    """Names of floating-point entries holding NaN or Inf."""
+    return [k for k, v in state_dict.items()
+            if torch.is_tensor(v) and v.is_floating_point() and not torch.isfinite(v).all()]

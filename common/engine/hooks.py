@@ -1,13 +1,27 @@
 """Hooks the shared runtime installs (common/configs/default_runtime.py, `default_hooks`)."""
+import inspect
 import json
+import math
 import os.path as osp
 import time
+
+import torch
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook, Hook, LoggerHook
 from mmengine.registry import HOOKS
 
-from .checkpoint import atomic_write_text, restore_message_hub, rng_state, set_rng_state, to_plain
+from .checkpoint import atomic_write_text, non_finite_tensors, restore_message_hub, rng_state, set_rng_state, to_plain
+
+VAL_METRICS_FILE, TEST_METRICS_FILE = "val_metrics.json", "test_metrics.json"
+
+
+def read_json(path: str) -> dict:
+    """The JSON object in `path`, or {} when there is no such file."""
+    if not osp.isfile(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
 
 
 @HOOKS.register_module()
@@ -18,10 +32,26 @@ class AtomicCheckpointHook(CheckpointHook):
     new one, and rewrites `last_checkpoint` in place: a kill in between leaves `last_checkpoint`
     empty or pointing at a deleted file, and `--resume` fails. Here the order is: write the new
     checkpoint (atomically, `EngineRunner.save_checkpoint`), atomically point `last_checkpoint` at
-    it, and only then delete the expired ones.
+    it, and only then delete the expired ones. Two refusals keep what was good: options it would only
+    pass to the save at the first checkpoint are checked when it is built, and weights holding NaN
+    or Inf are never saved (so retention never deletes the last finite checkpoint for them).
     """
 
+    def __init__(self, *args, **kwargs):
+        # CheckpointHook forwards unknown options to Runner.save_checkpoint, which takes none of its own.
+        known = set(inspect.signature(CheckpointHook.__init__).parameters) - {"self", "kwargs"}
+        unknown = sorted(set(kwargs) - known)
+        if unknown:
+            raise ValueError(f"checkpoint hook: unknown option(s) {unknown}; it takes {sorted(known)}")
+        super().__init__(*args, **kwargs)
+
     def _save_checkpoint_with_step(self, runner, step, meta):
+        model = getattr(runner.model, "module", runner.model)
+        bad = non_finite_tensors(model.state_dict())
+        if bad:
+            raise FloatingPointError(
+                f"not saving {self.filename_tmpl.format(step)}: the weights hold NaN or Inf ({', '.join(bad[:5])}); "
+                f"the last checkpoint with finite weights is {self.last_ckpt or 'none yet'}")
         expired = []
         # Best-checkpoint saving may call this twice for one step; keep the step once.
         if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
@@ -88,6 +118,24 @@ class TrainStateHook(Hook):
 
 
 @HOOKS.register_module()
+class FiniteLossHook(Hook):
+    """Stops training at the first non-finite loss, naming the iteration, instead of training on NaN
+    weights to a validation score. Runs first after each iteration, before anything is logged or saved."""
+
+    priority = "HIGHEST"
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        for name, value in (outputs or {}).items():
+            value = float(value.detach()) if torch.is_tensor(value) else float(value)
+            if not math.isfinite(value):
+                last = runner.message_hub.get_info("last_ckpt") or "none yet"
+                raise FloatingPointError(
+                    f"training stopped: {name} = {value} at epoch {runner.epoch + 1}, iteration {batch_idx + 1} "
+                    f"of the epoch (global iteration {runner.iter + 1}); nothing was saved after it. The last "
+                    f"checkpoint, with finite weights: {last}")
+
+
+@HOOKS.register_module()
 class EpochTimeHook(Hook):
     """Logs the wall time of each training epoch as the scalar `epoch_seconds` (step = epoch).
 
@@ -145,10 +193,10 @@ class ResultsDirHook(Hook):
         self._point(runner.test_loop.evaluator, runner)
 
     def after_val_epoch(self, runner, metrics=None) -> None:
-        self._write(runner, "val_metrics.json", dict(metrics or {}, epoch=runner.epoch))
+        self._write(runner, VAL_METRICS_FILE, dict(metrics or {}, epoch=runner.epoch))
 
     def after_test_epoch(self, runner, metrics=None) -> None:
-        self._write(runner, "test_metrics.json", dict(metrics or {}, checkpoint=runner._load_from))
+        self._write(runner, TEST_METRICS_FILE, dict(metrics or {}, checkpoint=runner._load_from))
 
     @staticmethod
     def _write(runner, filename, record) -> None:

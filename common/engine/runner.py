@@ -1,51 +1,173 @@
-"""Config loading and the Runner the tools build (tools/train.py, tools/test.py)."""
+"""The Runner the tools build (tools/train.py, tools/test.py) and how it is built."""
 import datetime
+import glob
+import os
 import os.path as osp
+import re
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.dist import master_only
 from mmengine.fileio import LocalBackend, get_file_backend
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
+from mmengine.model import is_model_wrapper
+from mmengine.registry import LOOPS, RUNNERS
+from mmengine.runner import EpochBasedTrainLoop, Runner
 
-from .checkpoint import commit_file, temporary_name
+from .checkpoint import (CheckpointError, commit_file, model_state_dict, read_checkpoint, state_dict_mismatches,
+                         temporary_name)
+from .config import config_differences
+from .hooks import VAL_METRICS_FILE, read_json
+
+_CHECKPOINT_NAME = re.compile(r"(?:epoch|iter)_(\d+)\.pth$")
 
 
 @RUNNERS.register_module()
 class EngineRunner(Runner):
-    """mmengine Runner whose checkpoint files appear whole or not at all: each is written under a
-    temporary name in the same directory, fsynced and renamed, so a run killed mid-save never
-    leaves a truncated `epoch_N.pth`."""
+    """mmengine's Runner, made safe to kill, resume and load into:
+
+    - checkpoint files appear whole or not at all (temporary name, fsync, rename; a failed write
+      removes its partial file);
+    - checkpoints load strictly: keys and shapes must fit the config's model, else an error names
+      the config, the checkpoint and the first mismatches. `load_partial=True` (tools/train.py
+      --partial) loads what fits and lists what it skipped, for fine-tuning with a changed head;
+    - resuming a checkpoint trained with another model config is an error; `--resume` without a path
+      falls back past unreadable checkpoints to the newest intact one, and says so;
+    - an epoch whose validation the previous run did not finish is validated on resume.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._read_cache = None  # (path, checkpoint): read once for the checks, once for loading
 
     @master_only
     def save_checkpoint(self, out_dir: str, filename: str, *args, **kwargs):
         if not isinstance(get_file_backend(out_dir), LocalBackend):
             raise ValueError(f"checkpoints are written atomically to a local directory; "
                              f"{out_dir!r} is not one")
-        super().save_checkpoint(out_dir, temporary_name(filename), *args, **kwargs)
-        commit_file(osp.join(out_dir, temporary_name(filename)), osp.join(out_dir, filename))
+        partial = osp.join(out_dir, temporary_name(filename))
+        try:
+            super().save_checkpoint(out_dir, temporary_name(filename), *args, **kwargs)
+            commit_file(partial, osp.join(out_dir, filename))
+        except BaseException:
+            if osp.exists(partial):
+                os.remove(partial)
+            raise
+
+    def build_train_loop(self, loop):
+        if isinstance(loop, dict):
+            loop = dict(loop)
+            if loop.get("type") in ("EpochBasedTrainLoop", EpochBasedTrainLoop) or loop.pop("by_epoch", None):
+                loop["type"] = "ResumableEpochBasedTrainLoop"
+        return super().build_train_loop(loop)
+
+    def load_or_resume(self) -> None:
+        if self._has_loaded or not (self._resume and self._load_from is None):
+            return super().load_or_resume()
+        latest = self._latest_intact_checkpoint()
+        if latest is None:
+            self.logger.warning(f"--resume: no checkpoint in {self.work_dir}; training from the start")
+            return None
+        self.resume(latest)
+        self._has_loaded = True
+        return None
+
+    def resume(self, filename, *args, **kwargs):
+        checkpoint = self._read(filename)
+        self._check_same_model(checkpoint, filename)
+        return super().resume(filename, *args, **kwargs)
+
+    def load_checkpoint(self, filename, map_location="cpu", strict=True, revise_keys=None):
+        checkpoint = self._read(filename, map_location)
+        self._read_cache = None
+        model = self.model.module if is_model_wrapper(self.model) else self.model
+        state = model_state_dict(checkpoint)
+        problems = state_dict_mismatches(state, model)
+        partial = bool(self.cfg.get("load_partial", False)) and not self._resume
+        config = self.cfg.filename or "the config"
+        if problems and not partial:
+            raise CheckpointError(
+                f"checkpoint {filename} does not fit the model of {config} ({len(problems)} mismatches):\n  "
+                + "\n  ".join(problems[:10]) + ("\n  ..." if len(problems) > 10 else "")
+                + "\nAn upstream release? Convert it with tools/convert_checkpoint.py. Fine-tuning with a "
+                  "changed head? Load what fits with tools/train.py --partial (load_partial=True).")
+        if problems:
+            expected = model.state_dict()
+            state = {k: v for k, v in state.items() if k in expected and v.shape == expected[k].shape}
+            if not state:
+                raise CheckpointError(f"checkpoint {filename}: no entry fits the model of {config}")
+            self.logger.warning(f"partial load of {filename}: {len(problems)} entries skipped, left at their "
+                                "initialisation:\n  " + "\n  ".join(problems))
+            checkpoint = dict(checkpoint, state_dict=state)
+        # Hooks may rearrange the checkpoint (EMAHook swaps the EMA and trained weights on resume).
+        self.call_hook("after_load_checkpoint", checkpoint=checkpoint)
+        model.load_state_dict(model_state_dict(checkpoint), strict=not problems)
+        self._has_loaded = True
+        self.logger.info(f"loaded checkpoint {filename}")
+        return checkpoint
+
+    def _read(self, filename, map_location="cpu"):
+        if self._read_cache is None or self._read_cache[0] != filename:
+            self._read_cache = (filename, read_checkpoint(filename, map_location))
+        return self._read_cache[1]
+
+    def _check_same_model(self, checkpoint, filename):
+        text = checkpoint.get("meta", {}).get("cfg")
+        if not text:
+            self.logger.warning(f"{filename} records no config: cannot check that it was trained with this model")
+            return
+        saved = Config.fromstring(text, file_format=".py").to_dict().get("model")
+        differences = config_differences(saved, self.cfg.to_dict().get("model"), "model")
+        if differences:
+            raise CheckpointError(
+                f"cannot resume from {filename}: it was trained with another model config than "
+                f"{self.cfg.filename or 'this one'}; these entries differ: {', '.join(differences[:10])}. "
+                "Resume with the config it was trained with, or start a new run from its weights "
+                "(tools/train.py --load-from, --partial for a changed head).")
+
+    def _latest_intact_checkpoint(self):
+        """The checkpoint `last_checkpoint` names, else the newest epoch_N / iter_N that reads whole."""
+        pointer = osp.join(self.work_dir, "last_checkpoint")
+        candidates = sorted(glob.glob(osp.join(self.work_dir, "*.pth")),
+                            key=lambda p: int(m.group(1)) if (m := _CHECKPOINT_NAME.search(p)) else -1,
+                            reverse=True)
+        if osp.isfile(pointer):
+            with open(pointer) as f:
+                named = f.read().strip()
+            candidates = [named] + [c for c in candidates if osp.abspath(c) != osp.abspath(named)]
+        failures = []
+        for path in candidates:
+            try:
+                self._read(path)
+            except CheckpointError as err:
+                failures.append(str(err))
+                continue
+            if failures:
+                self.logger.warning("skipped while resuming:\n  " + "\n  ".join(failures)
+                                    + f"\nresuming from the newest intact checkpoint, {path}")
+            return path
+        if failures:
+            raise CheckpointError(f"--resume: no intact checkpoint in {self.work_dir}:\n  " + "\n  ".join(failures))
+        return None
 
 
-def parse_overrides(pairs) -> dict:
-    """KEY=VALUE strings -> the dict `--cfg-options` gives (mmengine DictAction's value syntax)."""
-    options = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"override {pair!r} is not KEY=VALUE")
-        options[key] = DictAction._parse_iterable(value)
-    return options
+@LOOPS.register_module()
+class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
+    """EpochBasedTrainLoop that finishes a validation the previous run was killed in.
 
+    A checkpoint is written at the end of its epoch, before that epoch's validation: a run killed
+    during the validation (the final one included) resumes from a checkpoint whose validation never
+    happened. If <work_dir>/val_metrics.json (ResultsDirHook) does not hold that epoch, it runs first.
+    """
 
-def load_config(path: str, cfg_options: dict | None = None) -> Config:
-    """Read an mmengine python config (importing its `custom_imports`), then apply overrides."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f"config file {path!r} not found (expected an mmengine .py config)")
-    cfg = Config.fromfile(path)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    return cfg
+    def run(self):
+        epoch, val = self._epoch, self.runner.val_loop
+        due = val is not None and epoch >= max(self.val_begin, 1) and (
+            epoch % self.val_interval == 0 or epoch == self._max_epochs)
+        if due and read_json(osp.join(self.runner.work_dir, VAL_METRICS_FILE)).get("epoch") != epoch:
+            self.runner.logger.info(f"epoch {epoch} was not validated before the previous run stopped: "
+                                    "validating it now")
+            val.run()
+        return super().run()
 
 
 def default_work_dir(config_path: str) -> str:
@@ -58,6 +180,17 @@ def build_runner(cfg: Config) -> EngineRunner:
     if cfg.get("launcher", "none") != "none" and not torch.cuda.is_available():
         _init_cpu_distributed(cfg)
     return EngineRunner.from_cfg(cfg)
+
+
+def test_final_checkpoint(cfg: Config, work_dir: str) -> dict:
+    """Test the checkpoint `last_checkpoint` names with `cfg` as it was trained (overrides and all), in a
+    fresh Runner: a Runner that has trained would rebuild its EMA model when testing."""
+    cfg = cfg.copy()
+    cfg.work_dir, cfg.resume, cfg.experiment_name = work_dir, False, "test"
+    with open(osp.join(work_dir, "last_checkpoint")) as f:
+        cfg.load_from = f.read().strip()
+    cfg.load_partial = False
+    return build_runner(cfg).test()
 
 
 def _init_cpu_distributed(cfg: Config) -> None:
@@ -76,13 +209,3 @@ def _init_cpu_distributed(cfg: Config) -> None:
         find_unused_parameters=cfg.get("find_unused_parameters", False)))
     wrapper["device_ids"] = None
     cfg.model_wrapper_cfg = wrapper
-
-
-def test_final_checkpoint(cfg: Config, work_dir: str) -> dict:
-    """Test the checkpoint `last_checkpoint` names with `cfg` as it was trained (overrides and all), in a
-    fresh Runner: a Runner that has trained would rebuild its EMA model when testing."""
-    cfg = cfg.copy()
-    cfg.work_dir, cfg.resume, cfg.experiment_name = work_dir, False, "test"
-    with open(osp.join(work_dir, "last_checkpoint")) as f:
-        cfg.load_from = f.read().strip()
-    return build_runner(cfg).test()

@@ -1,0 +1,128 @@
+"""Reading configs and the overrides users give them, so that a mistyped key is an error, not a no-op.
+
+mmengine's `merge_from_dict` adds any key it is given: `train_cfg.max_epoch=2` (for max_epochs) would
+train the full schedule and report its score as if the override had applied. Here every override
+key must name an entry the config has, a list index it has, or an argument that the class the
+enclosing dict builds accepts (its `type`, looked up in mmengine's registries).
+"""
+import difflib
+import inspect
+import os.path as osp
+
+from mmengine import registry
+from mmengine.config import Config, DictAction
+from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop, Runner, TestLoop, ValLoop
+
+# Dicts the Runner builds without a `type` key, and what it builds from them.
+_IMPLICIT_BUILDERS = {
+    "train_cfg": lambda node: EpochBasedTrainLoop if node.get("by_epoch", True) else IterBasedTrainLoop,
+    "val_cfg": lambda node: ValLoop,
+    "test_cfg": lambda node: TestLoop,
+    "randomness": lambda node: Runner.set_randomness,
+}
+_REGISTRIES = [getattr(registry, name) for name in dir(registry)
+               if isinstance(getattr(registry, name), registry.Registry)]
+
+
+def parse_overrides(pairs) -> dict:
+    """KEY=VALUE strings -> the dict `--cfg-options` gives (mmengine DictAction's value syntax)."""
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"override {pair!r} is not KEY=VALUE")
+        options[key] = DictAction._parse_iterable(value)
+    return options
+
+
+def load_config(path: str, cfg_options: dict | None = None) -> Config:
+    """Read an mmengine python config (importing its `custom_imports`), then apply overrides, each
+    checked by `check_override_key`."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f"config file {path!r} not found (expected an mmengine .py config)")
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        for key in cfg_options:
+            check_override_key(cfg, key, path)
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def check_override_key(cfg: Config, full_key: str, source: str = "the config") -> None:
+    """Raise a ValueError unless `full_key` (dotted, list indices as digits) reaches an existing entry
+    of `cfg`, or names an argument of the class its enclosing dict builds."""
+    node, parts = cfg._cfg_dict, full_key.split(".")
+    for depth, part in enumerate(parts):
+        where = ".".join(parts[:depth]) or "the top level"
+        if isinstance(node, (list, tuple)):
+            if part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+                continue
+            raise ValueError(f"override {full_key!r}: {where} of {source} is a list of {len(node)} entries; "
+                             f"{part!r} is not one of its indices")
+        if not isinstance(node, dict):
+            raise ValueError(f"override {full_key!r}: {where} of {source} is {node!r}, not a dict to set "
+                             f"{part!r} in")
+        if part in node:
+            node = node[part]
+            continue
+        accepted = _accepted_arguments(node, where, depth)
+        if depth == len(parts) - 1 and part in accepted:
+            return
+        known = sorted(set(node) | accepted)
+        close = difflib.get_close_matches(part, known, n=3)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else f"; it has {known}"
+        raise ValueError(f"override {full_key!r}: {where} of {source} has no key {part!r}{hint}")
+
+
+def _accepted_arguments(node: dict, where: str, depth: int) -> set:
+    """Argument names of what `node` builds (through every **kwargs-forwarding base class)."""
+    if depth == 0:
+        builder = Runner
+    elif "type" in node:
+        builder = _lookup(node["type"])
+    else:
+        implicit = _IMPLICIT_BUILDERS.get(where)
+        builder = implicit(node) if implicit else None
+    if builder is None:
+        return set()
+    names = set()
+    for fn in ([c.__init__ for c in builder.__mro__] if inspect.isclass(builder) else [builder]):
+        try:
+            params = inspect.signature(fn).parameters.values()
+        except (TypeError, ValueError):
+            break
+        names |= {p.name for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)} - {"self"}
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            break
+    return names
+
+
+def _lookup(type_):
+    if not isinstance(type_, str):
+        return type_
+    for reg in _REGISTRIES:
+        try:
+            found = reg.get(type_)
+        except KeyError:
+            found = None
+        if found is not None:
+            return found
+    return None
+
+
+def config_differences(a, b, prefix: str = "") -> list[str]:
+    """Dotted paths where two config trees (dicts / lists / values) differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        diffs = []
+        for key in sorted(set(a) | set(b), key=str):
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if key not in a or key not in b:
+                diffs.append(path)
+            else:
+                diffs += config_differences(a[key], b[key], path)
+        return diffs
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in config_differences(x, y, f"{prefix}.{i}")]
+    return [] if a == b else [prefix]
+

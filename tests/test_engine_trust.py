@@ -1,0 +1,190 @@
+"""No silent wrong numbers from the engine: strict checkpoint loading, resume checks and fallbacks,
+a stop at the first non-finite loss, option typos caught at start-up, validation finished on resume,
+no partial files after a failed save, override keys that must exist. On the toy task, in process."""
+import errno
+import itertools
+import json
+import os
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.fileio import LocalBackend
+
+import engine_toy
+from common.engine import CheckpointError, build_runner, load_config
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = Path(engine_toy.__file__).parent / "configs"
+NARROW, WIDE = str(CONFIGS / "toy_narrow.py"), str(CONFIGS / "toy_wide.py")
+_run_ids = itertools.count()
+
+
+@pytest.fixture
+def toy_dir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    engine_toy.make_toy_data(engine_toy.TASK.toy_data_root)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield tmp_path
+    torch.set_num_threads(threads)
+
+
+def runner_for(work_dir, config=NARROW, **cfg_options):
+    cfg = load_config(config, cfg_options)
+    cfg.work_dir = str(work_dir)
+    cfg.experiment_name = f"trust_{os.getpid()}_{next(_run_ids)}"
+    cfg.log_level = "WARNING"
+    return build_runner(cfg)
+
+
+def tool(name, *args, monkeypatch):
+    monkeypatch.setattr(sys, "argv", [name, *map(str, args)])
+    runpy.run_path(str(REPO / "tools" / name), run_name="__main__")
+
+
+def test_test_tool_loads_strictly_and_names_config_checkpoint_and_mismatches(toy_dir, monkeypatch):
+    runner_for(toy_dir / "wide", WIDE, **{"train_cfg.max_epochs": 1}).train()
+    with pytest.raises(SystemExit) as exc:
+        tool("test.py", NARROW, toy_dir / "wide" / "epoch_1.pth", monkeypatch=monkeypatch)
+    message = str(exc.value)
+    assert "epoch_1.pth does not fit the model of" in message and "toy_narrow.py" in message
+    assert "shape of conv.weight: (64, 8, 3) in the checkpoint, (16, 8, 3) in the model" in message
+
+
+def test_partial_load_is_explicit_and_lists_what_it_skipped(toy_dir, monkeypatch, capsys):
+    runner_for(toy_dir / "wide", WIDE, **{"train_cfg.max_epochs": 1}).train()
+    # A changed head: same trunk width, other number of classes.
+    options = {"train_cfg.max_epochs": 1, "model.num_classes": 5, "model.hidden": 64}
+    with pytest.raises(CheckpointError, match="shape of head.weight: \\(4, 64\\) in the checkpoint, \\(5, 64\\)"):
+        runner_for(toy_dir / "strict", NARROW, load_from=str(toy_dir / "wide" / "epoch_1.pth"), **options).train()
+    runner = runner_for(toy_dir / "partial", NARROW, load_from=str(toy_dir / "wide" / "epoch_1.pth"),
+                        load_partial=True, **options)
+    runner.train()
+    log = next((toy_dir / "partial").glob("*/*.log")).read_text()
+    assert "partial load of" in log and "2 entries skipped" in log and "shape of head.bias" in log
+
+
+def test_resuming_a_checkpoint_of_another_model_config_is_an_error(toy_dir):
+    runner_for(toy_dir / "run", NARROW, **{"train_cfg.max_epochs": 1}).train()
+    with pytest.raises(CheckpointError, match="trained with another model config .*model.hidden"):
+        runner_for(toy_dir / "run", WIDE, resume=True).train()
+
+
+def test_non_finite_loss_stops_training_and_keeps_the_last_finite_checkpoint(toy_dir, monkeypatch):
+    work = toy_dir / "run"
+    runner_for(work, **{"train_cfg.max_epochs": 2, "default_hooks.checkpoint.max_keep_ckpts": 1}).train()
+    forward, calls = engine_toy.model.ToyTagger.forward, itertools.count(1)
+
+    def nan_at_third_step(self, inputs, data_samples=None, mode="tensor"):
+        out = forward(self, inputs, data_samples, mode)
+        if mode == "loss" and next(calls) == 3:
+            out = dict(loss=out["loss"] * float("nan"))
+        return out
+    monkeypatch.setattr(engine_toy.model.ToyTagger, "forward", nan_at_third_step)
+    with pytest.raises(FloatingPointError, match=r"loss = nan at epoch 3, iteration 3 of the epoch \(global "
+                                                 r"iteration 19\)"):
+        runner_for(work, resume=True, **{"train_cfg.max_epochs": 4,
+                                         "default_hooks.checkpoint.max_keep_ckpts": 1}).train()
+    assert sorted(p.name for p in work.glob("*.pth")) == ["epoch_2.pth"]
+    assert all(torch.isfinite(v).all() for v in torch.load(work / "epoch_2.pth")["state_dict"].values())
+
+
+def test_non_finite_weights_are_never_saved(toy_dir, monkeypatch):
+    from common.engine import AtomicCheckpointHook
+    save = AtomicCheckpointHook.after_train_epoch
+
+    def corrupt_then_save(hook, runner):  # weights that overflowed although the losses were finite
+        runner.model.head.bias.data.fill_(float("inf"))
+        save(hook, runner)
+    monkeypatch.setattr(AtomicCheckpointHook, "after_train_epoch", corrupt_then_save)
+    with pytest.raises(FloatingPointError, match="not saving epoch_1.pth: the weights hold NaN or Inf \\(head.bias\\)"):
+        runner_for(toy_dir / "run", **{"train_cfg.max_epochs": 1}).train()
+    assert not list((toy_dir / "run").glob("*.pth"))
+
+
+def test_a_typo_in_a_hook_option_fails_at_start_up(toy_dir):
+    cfg = load_config(NARROW)
+    cfg.work_dir, cfg.log_level = str(toy_dir / "run"), "WARNING"
+    cfg.default_hooks.checkpoint.max_keep_ckpt = 1  # in a config file: not an override
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['max_keep_ckpt'\]"):
+        build_runner(cfg).train()
+    assert not list((toy_dir / "run").glob("*.pth"))
+
+
+def test_override_keys_must_exist(toy_dir):
+    with pytest.raises(ValueError, match="train_cfg of .* has no key 'max_epoch'; did you mean 'max_epochs'"):
+        load_config(NARROW, {"train_cfg.max_epoch": 2})
+    with pytest.raises(ValueError, match="model of .* has no key 'hiden'; did you mean 'hidden'"):
+        load_config(NARROW, {"model.hiden": 2})
+    with pytest.raises(ValueError, match="param_scheduler of .* is a list of 1 entries; '3' is not one"):
+        load_config(NARROW, {"param_scheduler.3.T_max": 2})
+    # Arguments of what a dict builds are fine although the config does not spell them out.
+    cfg = load_config(NARROW, {"train_cfg.val_begin": 2, "default_hooks.checkpoint.save_last": False,
+                               "experiment_name": "x", "param_scheduler.0.T_max": 3})
+    assert cfg.train_cfg.val_begin == 2 and cfg.param_scheduler[0].T_max == 3
+
+
+def test_a_run_killed_in_its_final_validation_validates_when_resumed(toy_dir, monkeypatch):
+    from mmengine.runner import ValLoop
+    work, run_val = toy_dir / "run", ValLoop.run
+
+    def die_in_final_validation(loop):
+        if loop.runner.epoch == 2:
+            raise KeyboardInterrupt("killed while validating")
+        return run_val(loop)
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(ValLoop, "run", die_in_final_validation)
+        runner_for(work, **{"train_cfg.max_epochs": 2}).train()
+    assert json.loads((work / "val_metrics.json").read_text())["epoch"] == 1
+
+    runner_for(work, resume=True, **{"train_cfg.max_epochs": 2}).train()
+    final = json.loads((work / "val_metrics.json").read_text())
+    assert final["epoch"] == 2 and 0 < final["acc"] <= 1
+
+
+def test_resume_falls_back_past_a_corrupt_latest_checkpoint(toy_dir):
+    work = toy_dir / "run"
+    runner_for(work, **{"train_cfg.max_epochs": 2}).train()
+    latest = work / "epoch_2.pth"
+    latest.write_bytes(latest.read_bytes()[:1000])  # truncated, e.g. a disk that filled up
+
+    runner = runner_for(work, resume=True, **{"train_cfg.max_epochs": 3})
+    runner.train()
+    assert runner.epoch == 3
+    log = sorted(work.glob("*/*.log"))[-1].read_text()
+    assert f"checkpoint {latest} is unreadable: empty, truncated or corrupt" in log
+    assert f"resuming from the newest intact checkpoint, {work / 'epoch_1.pth'}" in log
+
+
+def test_an_unreadable_checkpoint_is_named_without_a_weights_only_hint(toy_dir, monkeypatch):
+    bad = toy_dir / "bad.pth"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(SystemExit) as exc:
+        tool("test.py", NARROW, bad, monkeypatch=monkeypatch)
+    assert f"checkpoint {bad} is unreadable" in str(exc.value) and "weights_only" not in str(exc.value)
+    foreign = toy_dir / "foreign.pth"
+    torch.save({"state_dict": {}, "args": argparse_namespace()}, foreign)
+    with pytest.raises(SystemExit) as exc:
+        tool("test.py", NARROW, foreign, monkeypatch=monkeypatch)
+    assert "convert it first with `python tools/convert_checkpoint.py" in str(exc.value)
+    assert "weights_only" not in str(exc.value)
+
+
+def argparse_namespace():
+    import argparse
+    return argparse.Namespace(lr=0.1)
+
+
+def test_a_failed_save_leaves_no_partial_file(toy_dir, monkeypatch):
+    put = LocalBackend.put
+
+    def disk_full(self, obj, filepath):
+        put(self, obj[: len(obj) // 3], filepath)
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(LocalBackend, "put", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        runner_for(toy_dir / "run", **{"train_cfg.max_epochs": 1}).train()
+    assert sorted(p.name for p in (toy_dir / "run").iterdir() if p.is_file()) == ["toy_narrow.py"]
