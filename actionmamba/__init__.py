@@ -6,6 +6,7 @@ import torch
 
 from common.engine import TaskSpec
 from . import datasets, hooks, metrics, models, optim  # noqa: F401  (registration)
+from .convert import convert_checkpoint
 from .toy import make_toy_data
 
 
@@ -20,5 +21,6 @@ TASK = TaskSpec(
     make_toy_data=make_toy_data,
     compare_configs=tuple(f"actionmamba/configs/toy/{name}.py" for name in ("actionformer", "dbm", "vim", "mamba")),
     table_metrics=("mAP@0.30", "mAP@0.40", "mAP@0.50", "mAP@0.60", "mAP@0.70", "mAP_avg"),
+    convert_checkpoint=convert_checkpoint,
     flops_inputs=flops_inputs,
 )

@@ -8,6 +8,7 @@ import torch
 from common.engine import TaskSpec
 
 from . import datasets, hooks, metrics, models  # noqa: F401  (registers the components)
+from .convert import convert_checkpoint
 from .toy import make_toy_data
 
 FLOPS_FRAMES = 200  # a typical toy video
@@ -23,5 +24,6 @@ TASK = TaskSpec(
         "asmamba/configs/toy/asmamba_mamba_toy.py",
     ],
     table_metrics=["acc", "edit", "f1@10", "f1@25", "f1@50"],
+    convert_checkpoint=convert_checkpoint,
     flops_inputs=lambda cfg: (torch.zeros(1, cfg.model.input_dim, FLOPS_FRAMES),),
 )

@@ -70,10 +70,15 @@ def test_batched_nms_per_class_and_voting():
     assert out_labels.tolist() == [0, 1, 0]
     assert out_scores.tolist() == pytest.approx([0.9, 0.8, 0.6 * math.exp(-0.81 / 0.5)], rel=1e-5)
     assert len(batched_nms(segs, scores, labels, max_seg_num=2)[0]) == 2
-    # voting: [0, 10] is refined with [1, 10] (tIoU 0.9 >= 0.85) weighted by score * tIoU
-    voted = segment_voting(np.array([[0.0, 10.0]]), np.array([[0.0, 10.0], [1.0, 10.0]]), np.array([0.9, 0.6]), 0.85)
+    # voting: [0, 10] is refined with [1, 10] (tIoU 0.9 >= 0.85) weighted by score (the suite) or by
+    # score * tIoU (ActionFormer's release)
+    kept, candidates, cand_scores = np.array([[0.0, 10.0]]), np.array([[0.0, 10.0], [1.0, 10.0]]), np.array([0.9, 0.6])
+    assert segment_voting(kept, candidates, cand_scores, 0.85)[0].tolist() == pytest.approx([0.6 / 1.5, 10.0])
+    voted = segment_voting(kept, candidates, cand_scores, 0.85, iou_weighted=True)
     assert voted[0].tolist() == pytest.approx([0.54 / 1.44, 10.0])
     agnostic = batched_nms(segs, scores, labels, multiclass=False, voting_thresh=0.85)[0]
+    assert agnostic[0].tolist() == pytest.approx([0.6 / (0.9 + 0.8 + 0.6), 10.0], rel=1e-5)
+    agnostic = batched_nms(segs, scores, labels, multiclass=False, voting_thresh=0.85, voting_iou_weighted=True)[0]
     assert agnostic[0].tolist() == pytest.approx([(0.8 * 0 + 0.6 * 0.9) / (0.9 + 0.8 + 0.54), 10.0], rel=1e-5)
 
 

@@ -1,52 +1,53 @@
-"""Turn an upstream checkpoint into one tools/test.py and `load_from` read, checked against a config.
+"""Turn an upstream checkpoint into one that tools/test.py and `--load-from` read strictly.
 
-    python tools/convert_checkpoint.py CONFIG SRC DST
+    python tools/convert_checkpoint.py CONFIG SRC DST [--entry NAME] [--trust-pickle]
 
-SRC: a plain state_dict (e.g. ASFormer's `epoch-120.model`), or a dict holding one under
-`state_dict` / `model`; a DataParallel `module.` prefix is dropped. It is read with torch's
-weights_only loader, so it must contain tensors only. Every key and shape must match the model
-CONFIG builds: missing, unexpected and mismatched entries are listed in the error. DST is written
-as {"state_dict": ..., "meta": {"source", "config"}}.
+SRC is read with torch's weights_only loader (tensors, numbers, strings, containers);
+`--trust-pickle` unpickles anything, for a file you trust (releases that saved argparse or numpy
+objects). The task the config belongs to maps the release's layout to its model
+(TaskSpec.convert_checkpoint: key names, shapes, EMA copies, the `module.` prefix); `--entry NAME`
+takes the weights from that entry of SRC instead (e.g. `state_dict` for a non-EMA copy). Every key and
+shape must then fit the model CONFIG builds, or the error lists the mismatches. DST is written
+atomically as {"state_dict": ..., "meta": {"source", "config"}}.
 """
 import argparse
 import os
 import sys
 
-import torch
-
 # Run as a script: the repository root, not tools/, must lead sys.path.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from common.engine import MODELS, load_config  # noqa: E402
+from common.engine import (MODELS, CheckpointError, commit_file, load_config, model_state_dict,  # noqa: E402
+                           read_checkpoint, state_dict_mismatches, task_of_config)
+from common.engine.checkpoint import temporary_name  # noqa: E402
+import torch  # noqa: E402
 
 
-def extract_state_dict(checkpoint, source: str) -> dict:
-    for key in ("state_dict", "model"):
-        if isinstance(checkpoint, dict) and isinstance(checkpoint.get(key), dict):
-            checkpoint = checkpoint[key]
-    if not isinstance(checkpoint, dict) or not all(torch.is_tensor(v) for v in checkpoint.values()):
-        raise ValueError(f"{source}: expected a state_dict (names -> tensors)")
-    return {k.removeprefix("module."): v for k, v in checkpoint.items()}
-
-
-def check_compatible(state_dict: dict, model: torch.nn.Module, source: str) -> None:
-    expected = model.state_dict()
-    problems = [f"missing: {k}" for k in expected if k not in state_dict]
-    problems += [f"unexpected: {k}" for k in state_dict if k not in expected]
-    problems += [f"shape of {k}: {tuple(v.shape)} in the checkpoint, {tuple(expected[k].shape)} in the model"
-                 for k, v in state_dict.items() if k in expected and v.shape != expected[k].shape]
-    if problems:
-        raise ValueError(f"{source} does not fit the model of the config:\n  " + "\n  ".join(problems))
-
-
-def convert(config: str, src: str, dst: str) -> None:
+def convert(config: str, src: str, dst: str, entry: str | None = None, trust_pickle: bool = False) -> dict:
     cfg = load_config(config)
+    task = task_of_config(cfg)
+    checkpoint = torch.load(src, map_location="cpu", weights_only=False) if trust_pickle else read_checkpoint(src)
+    if entry is not None:
+        if entry not in checkpoint:
+            raise CheckpointError(f"{src} has no entry {entry!r}; it has {sorted(map(str, checkpoint))}")
+        checkpoint = {"state_dict": checkpoint[entry]}
+    state = (task.convert_checkpoint or (lambda c, _: model_state_dict(c)))(checkpoint, cfg)
     model = MODELS.build(cfg.model)
-    state_dict = extract_state_dict(torch.load(src, map_location="cpu", weights_only=True), src)
-    check_compatible(state_dict, model, src)
-    model.load_state_dict(state_dict, strict=True)
+    problems = state_dict_mismatches(state, model)
+    if problems:
+        raise CheckpointError(f"{src} does not fit the model of {config} ({len(problems)} mismatches):\n  "
+                              + "\n  ".join(problems))
+    model.load_state_dict(state, strict=True)
     os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
-    torch.save(dict(state_dict=model.state_dict(), meta=dict(source=os.path.abspath(src), config=config)), dst)
+    partial = os.path.join(os.path.dirname(os.path.abspath(dst)), temporary_name(os.path.basename(dst)))
+    try:
+        torch.save(dict(state_dict=model.state_dict(), meta=dict(source=os.path.abspath(src), config=config)),
+                   partial)
+        commit_file(partial, dst)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+    return state
 
 
 def main(argv=None):
@@ -54,9 +55,12 @@ def main(argv=None):
     parser.add_argument("config", help="mmengine config whose model the checkpoint is for")
     parser.add_argument("src", help="upstream checkpoint")
     parser.add_argument("dst", help="converted checkpoint to write")
+    parser.add_argument("--entry", help="the entry of SRC holding the weights (default: the task decides)")
+    parser.add_argument("--trust-pickle", action="store_true",
+                        help="unpickle SRC without weights_only (only for a file you trust)")
     args = parser.parse_args(argv)
     try:
-        convert(args.config, args.src, args.dst)
+        convert(args.config, args.src, args.dst, args.entry, args.trust_pickle)
     except (FileNotFoundError, ValueError) as e:
         raise SystemExit(f"error: {e}")
     print(f"wrote {args.dst}")

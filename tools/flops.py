@@ -34,15 +34,11 @@ def mixer_rows(d_model, length, batch):
 
 
 def config_rows(paths):
-    from common.engine import MODELS, get_task, load_config
+    from common.engine import MODELS, load_config, task_of_config
     for path in paths:
         cfg = load_config(path)
-        imports = cfg.get("custom_imports", {}).get("imports", [])
-        if not imports:
-            raise SystemExit(f"{path}: no custom_imports naming the task package; cannot pick its example input")
-        task = get_task(imports[0])
         model = MODELS.build(cfg.model)
-        yield path, params_m(model), count_flops(model, task.flops_inputs(cfg)) / 1e9
+        yield path, params_m(model), count_flops(model, task_of_config(cfg).flops_inputs(cfg)) / 1e9
 
 
 def main():

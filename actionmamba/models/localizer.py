@@ -17,7 +17,8 @@ from .nms import batched_nms
 
 THUMOS_REGRESSION_RANGE = ((0, 4), (4, 8), (8, 16), (16, 32), (32, 64), (64, 10000))
 DEFAULT_TEST_CFG = dict(pre_nms_thresh=0.001, pre_nms_topk=2000, duration_thresh=0.05, min_score=0.001,
-                        max_seg_num=200, nms_sigma=0.5, multiclass_nms=True, voting_thresh=0.75)
+                        max_seg_num=200, nms_sigma=0.5, multiclass_nms=True, voting_thresh=0.75,
+                        voting_iou_weighted=False)
 
 
 def assign_targets(points, segments, labels, num_classes, center_radius):
@@ -178,7 +179,8 @@ class ActionLocalizer(BaseModel):
             segs, scores, labels = batched_nms(
                 torch.cat(segs).cpu().float(), torch.cat(scores).cpu().float(), torch.cat(labels).cpu(),
                 sigma=cfg["nms_sigma"], min_score=cfg["min_score"], max_seg_num=cfg["max_seg_num"],
-                multiclass=cfg["multiclass_nms"], voting_thresh=cfg["voting_thresh"])
+                multiclass=cfg["multiclass_nms"], voting_thresh=cfg["voting_thresh"],
+                voting_iou_weighted=cfg["voting_iou_weighted"])
             segs = grid_to_seconds(segs, sample["fps"], sample["feat_stride"], sample["num_frames"], sample["duration"])
             results.append(dict(video_id=sample["video_id"], segments=segs, scores=scores, labels=labels))
         return results

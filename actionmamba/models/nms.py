@@ -32,23 +32,28 @@ def soft_nms(segs, scores, sigma=0.5, min_score=1e-3, max_num=None):
     return picked, scores[picked]
 
 
-def segment_voting(nms_segs, all_segs, all_scores, iou_threshold):
-    """Refine each kept segment to the score * IoU weighted mean of all candidates overlapping it by at
-    least `iou_threshold` (itself included). nms_segs (K, 2), all_segs (N, 2), all_scores (N,)."""
+def segment_voting(nms_segs, all_segs, all_scores, iou_threshold, iou_weighted=False):
+    """Refine each kept segment to the score-weighted mean of all candidates overlapping it by at least
+    `iou_threshold` (itself included). nms_segs (K, 2), all_segs (N, 2), all_scores (N,).
+
+    The video suite weights by score (its fork of ActionFormer, which ActionMamba's numbers come from);
+    ActionFormer's own release by score * IoU (`iou_weighted=True`).
+    """
     inter = (np.minimum(nms_segs[:, None, 1], all_segs[None, :, 1])
              - np.maximum(nms_segs[:, None, 0], all_segs[None, :, 0])).clip(0)
     union = (nms_segs[:, None, 1] - nms_segs[:, None, 0]) + (all_segs[None, :, 1] - all_segs[None, :, 0]) - inter
     iou = inter / union
-    weights = (iou >= iou_threshold) * all_scores[None, :] * iou
+    weights = (iou >= iou_threshold) * all_scores[None, :] * (iou if iou_weighted else 1.0)
     return weights @ all_segs / weights.sum(axis=1, keepdims=True)
 
 
 def batched_nms(segs, scores, labels, sigma=0.5, min_score=1e-3, max_seg_num=200, multiclass=True,
-                voting_thresh=0.0):
+                voting_thresh=0.0, voting_iou_weighted=False):
     """ActionFormer's post-processing of one video's candidates.
 
     multiclass: soft-NMS within each class, at most max_seg_num per class. Otherwise one class-agnostic
-    soft-NMS, then boundary voting when voting_thresh > 0. Finally the max_seg_num best overall.
+    soft-NMS, then boundary voting (see segment_voting) when voting_thresh > 0. Finally the max_seg_num
+    best overall.
     segs (N, 2), scores (N,), labels (N,) tensors; returns the same, sorted by score.
     """
     segs_np, scores_np, labels_np = segs.numpy(), scores.numpy(), labels.numpy()
@@ -66,7 +71,8 @@ def batched_nms(segs, scores, labels, sigma=0.5, min_score=1e-3, max_seg_num=200
         keep, kept_scores = soft_nms(segs_np, scores_np, sigma, min_score, max_seg_num)
         new_segs = segs_np[keep]
         if voting_thresh > 0 and keep.size:
-            new_segs = segment_voting(new_segs, segs_np, scores_np, voting_thresh).astype(segs_np.dtype)
+            new_segs = segment_voting(new_segs, segs_np, scores_np, voting_thresh,
+                                      voting_iou_weighted).astype(segs_np.dtype)
     order = np.argsort(-kept_scores, kind="stable")[:max_seg_num]
     return (torch.from_numpy(np.ascontiguousarray(new_segs[order])), torch.from_numpy(kept_scores[order]),
             torch.from_numpy(labels_np[keep][order]))

@@ -14,7 +14,7 @@ from .config import check_override_key, config_differences, load_config, parse_o
 from .hooks import AtomicCheckpointHook, EpochTimeHook, FiniteLossHook, ProgressLoggerHook, ResultsDirHook, \
     TrainStateHook
 from .runner import EngineRunner, ResumableEpochBasedTrainLoop, build_runner, default_work_dir, test_final_checkpoint
-from .task import TaskSpec, get_task
+from .task import TaskSpec, get_task, task_of_config
 
 __all__ = [
     "DATA_SAMPLERS", "DATASETS", "EVALUATOR", "FUNCTIONS", "HOOKS", "LOOPS", "METRICS",
@@ -26,5 +26,5 @@ __all__ = [
     "AtomicCheckpointHook", "EpochTimeHook", "FiniteLossHook", "ProgressLoggerHook", "ResultsDirHook",
     "TrainStateHook",
     "EngineRunner", "ResumableEpochBasedTrainLoop", "build_runner", "default_work_dir", "test_final_checkpoint",
-    "TaskSpec", "get_task",
+    "TaskSpec", "get_task", "task_of_config",
 ]

@@ -54,3 +54,11 @@ def get_task(name: str) -> TaskSpec:
         raise ValueError(f"task package {name!r} ({module.__file__}) defines no "
                          "`TASK = common.engine.TaskSpec(...)`")
     return task
+
+
+def task_of_config(cfg) -> TaskSpec:
+    """The task a config belongs to: the first package its `custom_imports` name."""
+    imports = cfg.get("custom_imports", {}).get("imports", [])
+    if not imports:
+        raise ValueError(f"{cfg.filename}: no custom_imports naming the task package")
+    return get_task(imports[0])

@@ -24,8 +24,11 @@ model = dict(
     init_loss_norm=100,
     label_smoothing=0.0,
     loss_weight=1.0,
+    # Class-agnostic runs (ANet, HACS) vote boundaries weighted by score, as the suite's fork does (its
+    # ActionFormer and ActionMamba numbers); ActionFormer's release weights by score * IoU: True.
     test_cfg=dict(pre_nms_thresh=0.001, pre_nms_topk=2000, duration_thresh=0.05, min_score=0.001,
-                  max_seg_num=200, nms_sigma=0.5, multiclass_nms=True, voting_thresh=0.7),
+                  max_seg_num=200, nms_sigma=0.5, multiclass_nms=True, voting_thresh=0.7,
+                  voting_iou_weighted=False),
 )
 
 # AdamW, decay on conv/linear weights only; lr scales with the number of GPUs (batch 2 each).

@@ -1,5 +1,5 @@
 # The toy comparison budget (tools/compare.py asmamba --toy): GTEA's config on the toy set
-# (asmamba/toy.py), a smaller model and few epochs. Every variant inherits this file unchanged.
+# (asmamba/toy.py), a smaller model and few epochs. Every variant inherits this size and schedule.
 _base_ = ["../asformer_gtea.py"]
 dataset = dict(data_root="data/toy/asmamba")
 train_dataloader = dict(dataset=dataset)
