@@ -63,5 +63,6 @@ class MaskMambaBlock(nn.Module):
         self.drop_path = AffineDropPath(dim, drop_path) if drop_path > 0 else nn.Identity()
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor):
+        x = x.masked_fill(~mask, 0.0)
         y = self.mamba(self.norm(x.transpose(1, 2)), mask[:, 0]).transpose(1, 2)
-        return x * mask + self.drop_path(y * mask), mask
+        return x + self.drop_path(y), mask

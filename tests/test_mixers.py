@@ -61,14 +61,17 @@ def test_vim_sums_by_default_and_divide_out_averages():
     assert torch.allclose(averaged(x), summed(x) / 2, atol=1e-6)  # out_proj has no bias by default
 
 
+@pytest.mark.parametrize("garbage", ["noise", "nan", "inf"])
 @pytest.mark.parametrize("kind, kw", KINDS)
-def test_padded_batch_matches_each_sequence_alone(kind, kw):
+def test_padded_batch_matches_each_sequence_alone(kind, kw, garbage):
     torch.manual_seed(0)
     mixer = build_mixer(kind, D_MODEL, **kw).eval()
     lengths = [37, 23, 1, 9]
     x = torch.randn(len(lengths), max(lengths), D_MODEL)
     mask = torch.arange(max(lengths))[None] < torch.tensor(lengths)[:, None]
-    x_noisy = torch.where(mask[..., None], x, torch.randn_like(x) * 100)  # garbage in the padding
+    padding = dict(noise=torch.randn_like(x) * 100, nan=torch.full_like(x, float("nan")),
+                   inf=torch.full_like(x, float("-inf")))[garbage]
+    x_noisy = torch.where(mask[..., None], x, padding)  # garbage in the padding
     out = mixer(x_noisy, mask)
     for i, length in enumerate(lengths):
         alone = mixer(x[i:i + 1, :length])[0]

@@ -23,11 +23,13 @@ class MultiHeadSelfAttention(nn.Module):
         self.proj_drop = nn.Dropout(proj_drop)
 
     def forward(self, x, mask=None):
-        """x (B, L, d_model), mask (B, L) bool -> (B, L, d_model); padded keys are ignored, padded
-        outputs are zero."""
+        """x (B, L, d_model), mask (B, L) bool -> (B, L, d_model); whatever padded positions hold (NaN
+        included) never reaches a valid output, padded outputs are zero."""
         batch, length, d_model = x.shape
         valid_lengths(mask, x)
         keys = torch.ones(batch, length, dtype=torch.bool, device=x.device) if mask is None else mask.bool()
+        if mask is not None:
+            x = x.masked_fill(~keys.unsqueeze(-1), 0.0)
         q, k, v = self.qkv(x).view(batch, length, 3, self.n_head, -1).permute(2, 0, 3, 1, 4)
         dropout = self.attn_drop if self.training else 0.0
         if self.window_size is None:

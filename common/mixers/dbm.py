@@ -27,4 +27,4 @@ class DecomposedBiMamba(SelectiveSSMMixer):
         y_f, y_b = self.branch("", xs, z).chunk(2, dim=0)
         y = torch.cat([y_f, reverse_within_length(y_b, lengths, dim=2)], dim=1)
         out = self.out_proj(y.transpose(1, 2))
-        return out if keep is None else out * keep
+        return out if keep is None else out.masked_fill(~keep, 0.0)

@@ -31,7 +31,7 @@ class Mamba(SelectiveSSMMixer):
         x, _, keep = self.masked_input(x, mask)
         xs, z = self.in_proj(x).transpose(1, 2).chunk(2, dim=1)
         out = self.out_proj(self.branch("", xs, z).transpose(1, 2))
-        return out if keep is None else out * keep
+        return out if keep is None else out.masked_fill(~keep, 0.0)
 
     def init_state(self, batch, device=None):
         device = device or self.in_proj.weight.device

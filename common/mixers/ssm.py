@@ -73,12 +73,13 @@ class SelectiveSSMMixer(nn.Module):
                               initial_state=ssm_state)
 
     def masked_input(self, x, mask):
-        """Validates the mask, zeroes padded inputs; returns (x, lengths, mask as (B, L, 1) or None)."""
+        """Validates the mask, zeroes padded inputs whatever they hold (NaN included); returns
+        (x, lengths, mask as (B, L, 1) bool or None)."""
         lengths = valid_lengths(mask, x)
         if lengths is None:
             return x, None, None
-        keep = mask.bool().unsqueeze(-1).to(x.dtype)
-        return x * keep, lengths, keep
+        keep = mask.bool().unsqueeze(-1)
+        return x.masked_fill(~keep, 0.0), lengths, keep
 
 
 def init_dt_proj(dt_proj, dt_rank, dt_min, dt_max, dt_init, dt_scale, dt_init_floor):

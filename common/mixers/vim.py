@@ -34,4 +34,4 @@ class BiMambaV2(SelectiveSSMMixer):
         if self.divide_out:
             y = y / 2
         out = self.out_proj(y.transpose(1, 2))
-        return out if keep is None else out * keep
+        return out if keep is None else out.masked_fill(~keep, 0.0)
