@@ -10,7 +10,6 @@ Feature grid: feature t covers frames [t * feat_stride, t * feat_stride + num_fr
 frame t * feat_stride + num_frames / 2. In grid units a time in seconds is t * fps / feat_stride - feat_offset
 with feat_offset = 0.5 * num_frames / feat_stride.
 """
-import json
 import os
 import random
 import warnings
@@ -20,9 +19,11 @@ import torch
 import torch.nn.functional as F
 
 from common.engine import DATASETS, FUNCTIONS
+from common.io import load_json
 
 MISSING_DURATION = 1e8  # ActionFormer's stand-in when the json gives no duration
 DUPLICATE_TOL = 1e-3  # seconds; same label and both ends this close -> the same annotation
+COVERAGE_SLACK_S, COVERAGE_SLACK = 2.0, 0.1  # how far features may fall short of the duration
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -44,25 +45,36 @@ def grid_to_seconds(grid, fps, feat_stride, num_frames, duration):
 
 
 def load_features(path):
-    """Read one video's features as a float32 (T, C) array from .npy, .npz ('feats') or .pt."""
+    """Read one video's features as a float32 (T, C) array from .npy, .npz ('feats') or .pt.
+
+    Errors name the file: missing, empty, truncated or not an array of numbers, or not T x C.
+    """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: feature file not found")
     ext = os.path.splitext(path)[1]
-    if ext == ".npy":
-        feats = np.load(path)
-    elif ext == ".npz":
-        with np.load(path) as archive:
-            if "feats" not in archive:
-                raise KeyError(f"{path}: expected an array under key 'feats', found {sorted(archive.files)}")
-            feats = archive["feats"]
-    elif ext == ".pt":
-        feats = torch.load(path, map_location="cpu")
-        if not isinstance(feats, torch.Tensor):
-            raise TypeError(f"{path}: expected a saved tensor, found {type(feats).__name__}")
-        feats = feats.float().numpy()
-    else:
+    if ext not in (".npy", ".npz", ".pt"):
         raise ValueError(f"{path}: unsupported feature format {ext!r} (expected .npy, .npz or .pt)")
-    if feats.ndim != 2:
+    try:
+        if ext == ".npy":
+            feats = np.load(path)
+        elif ext == ".npz":
+            with np.load(path) as archive:
+                if "feats" not in archive:
+                    raise KeyError(f"{path}: expected an array under key 'feats', found {sorted(archive.files)}")
+                feats = archive["feats"]
+        else:
+            feats = torch.load(path, map_location="cpu")
+            if not isinstance(feats, torch.Tensor):
+                raise TypeError(f"{path}: expected a saved tensor, found {type(feats).__name__}")
+            feats = feats.float().numpy()
+    except (KeyError, TypeError):
+        raise
+    except Exception as err:  # numpy / zip / pickle errors of empty, truncated or foreign files
+        raise ValueError(f"{path}: unreadable feature file, empty or truncated or not a saved array "
+                         f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from None
+    if not isinstance(feats, np.ndarray) or feats.dtype.kind not in "fiu":
+        raise ValueError(f"{path}: expected a numeric array, found {getattr(feats, 'dtype', type(feats))}")
+    if feats.ndim != 2 or 0 in feats.shape:
         raise ValueError(f"{path}: expected a T x C feature array, found shape {tuple(feats.shape)}")
     return feats.astype(np.float32, copy=False)
 
@@ -91,11 +103,7 @@ def load_annotations(ann_file, num_classes, allow_empty_classes=False, duration_
     annotations (duplicates removed)); class_names[label_id] is the label name (None for a class that never
     occurs). Errors name the file, the video and what was expected.
     """
-    try:
-        with open(ann_file) as f:
-            data = json.load(f)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{ann_file}: not valid json ({err})") from None
+    data = load_json(ann_file, "annotation file")
     if not isinstance(data, dict) or not isinstance(data.get("database"), dict):
         raise ValueError(f"{ann_file}: expected a top-level object with a 'database' object of videos")
 
@@ -215,6 +223,8 @@ class ActionLocalizationDataset(torch.utils.data.Dataset):
             fps = default_fps if default_fps is not None else video["fps"]
             if fps is None:
                 raise ValueError(f"{ann_file}: video {vid!r} has no 'fps' and the config sets no default_fps")
+            if not fps > 0:
+                raise ValueError(f"{ann_file}: video {vid!r}: fps must be positive, got {fps}")
             path = self.feature_path(vid)
             if not os.path.isfile(path):
                 if skip_missing_features:
@@ -247,6 +257,19 @@ class ActionLocalizationDataset(torch.utils.data.Dataset):
     def __len__(self):
         return len(self.videos)
 
+    @staticmethod
+    def check_coverage(path, video, steps, feat_stride, num_frames):
+        """Features must span the annotated duration, give or take max(2 s, 10%): far shorter means a
+        wrong fps / feat_stride in the config or a truncated feature file, and actions past the end
+        could never be found."""
+        covered = ((steps - 1) * feat_stride + num_frames) / video["fps"]
+        duration = video["duration"]
+        if duration < MISSING_DURATION and covered < duration - max(COVERAGE_SLACK_S, COVERAGE_SLACK * duration):
+            raise ValueError(
+                f"{path}: {steps} features x stride {feat_stride:g} frames at {video['fps']:g} fps cover "
+                f"{covered:.1f} s of the {duration:.1f} s video {video['video_id']!r}: check fps, feat_stride "
+                "and num_frames in the config, or whether the feature file is truncated")
+
     def __getitem__(self, idx):
         video = self.videos[idx]
         path = self.feature_path(video["video_id"])
@@ -264,6 +287,8 @@ class ActionLocalizationDataset(torch.utils.data.Dataset):
             feats = feats[::self.downsample_rate]
             feat_stride = self.feat_stride * self.downsample_rate
             num_frames = self.num_frames
+        if not self.force_upsampling:
+            self.check_coverage(path, video, len(feats), feat_stride, num_frames)
         feats = torch.from_numpy(np.ascontiguousarray(feats.T))
         if self.force_upsampling and feats.shape[1] != self.max_seq_len:
             feats = F.interpolate(feats[None], size=self.max_seq_len, mode="linear", align_corners=False)[0]

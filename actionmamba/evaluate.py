@@ -11,6 +11,7 @@ The last line printed is one JSON object: {"mAP@0.30": ..., "mAP_avg": ...} in p
 import argparse
 import json
 
+from common.io import load_json
 from .metrics import (ANET_TIOUS, EPIC_TIOUS, THUMOS_TIOUS, evaluate_detections, load_ground_truth,
                       read_predictions)
 
@@ -19,8 +20,7 @@ DATASET_TIOUS = dict(thumos14=THUMOS_TIOUS, activitynet=ANET_TIOUS, hacs=ANET_TI
 
 def default_tious(ann_file, num_classes):
     """THUMOS14 alone tests on a 'test' subset; EPIC-Kitchens 100 has 97 verbs / 300 nouns."""
-    with open(ann_file) as f:
-        subsets = {video["subset"].lower() for video in json.load(f)["database"].values()}
+    subsets = {video["subset"].lower() for video in load_json(ann_file)["database"].values()}
     if "test" in subsets:
         return THUMOS_TIOUS
     if num_classes in (97, 300):
@@ -41,18 +41,18 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    ground_truth, id_to_name = load_ground_truth(args.annotations, args.split)
     try:
-        with open(args.predictions) as f:
-            results = json.load(f)
-    except json.JSONDecodeError as err:
-        raise SystemExit(f"error: {args.predictions}: not valid json ({err})")
-    predictions = read_predictions(results, id_to_name, source=args.predictions)
-    if args.tiou:
-        tious = args.tiou
-    else:
-        tious = DATASET_TIOUS[args.dataset] if args.dataset else default_tious(args.annotations, len(id_to_name))
-    scores, per_class = evaluate_detections(ground_truth, predictions, tious)
+        ground_truth, id_to_name, videos = load_ground_truth(args.annotations, args.split)
+        predictions = read_predictions(load_json(args.predictions, "predictions file"), id_to_name, videos,
+                                       source=args.predictions)
+        if args.tiou:
+            tious = args.tiou
+        else:
+            tious = DATASET_TIOUS[args.dataset] if args.dataset else default_tious(args.annotations,
+                                                                                   len(id_to_name))
+        scores, per_class = evaluate_detections(ground_truth, predictions, tious)
+    except (FileNotFoundError, ValueError) as err:
+        raise SystemExit(f"error: {err}")
     if args.per_class:
         for name, ap in per_class.items():
             print(f"{name}: " + " ".join(f"{100 * a:.2f}" for a in ap))

@@ -10,12 +10,15 @@ already taken -> try the next; else true positive. AP is all-point interpolated 
 of ground-truth segments of the class; mAP is the mean over the classes present in the ground truth.
 """
 import json
+import math
 import os
+import warnings
 
 import numpy as np
 from mmengine.evaluator import BaseMetric
 
 from common.engine import METRICS, atomic_write_text
+from common.io import load_json
 from .datasets import DUPLICATE_TOL
 
 THUMOS_TIOUS = tuple(np.linspace(0.3, 0.7, 5).round(2))
@@ -79,16 +82,14 @@ def class_average_precision(ground_truth, predictions, tiou_thresholds):
 def load_ground_truth(ann_file, split):
     """{class name: {video_id: (G, 2) segments}} of the split; drops sub-1 ms and duplicate segments.
 
-    Also returns {label_id: name} so predictions may name classes by id.
+    Also returns {label_id: name} so predictions may name classes by id, and the split's video ids.
     """
-    with open(ann_file) as f:
-        try:
-            database = json.load(f)["database"]
-        except (json.JSONDecodeError, KeyError, TypeError):
-            raise ValueError(f"{ann_file}: expected ActionFormer annotation json with a 'database' object") from None
+    data = load_json(ann_file, "annotation file")
+    if not isinstance(data, dict) or not isinstance(data.get("database"), dict):
+        raise ValueError(f"{ann_file}: expected ActionFormer annotation json with a 'database' object")
     splits = {s.lower() for s in ([split] if isinstance(split, str) else split)}
-    id_to_name, per_class, n_videos = {}, {}, 0
-    for vid, video in database.items():
+    id_to_name, per_class, videos = {}, {}, set()
+    for vid, video in data["database"].items():
         kept = []
         for ann in video.get("annotations", []):
             id_to_name.setdefault(ann["label_id"], ann["label"])
@@ -100,43 +101,66 @@ def load_ground_truth(ann_file, split):
                     for k in kept):
                 continue
             kept.append((s, e, ann["label"]))
-        n_videos += video["subset"].lower() in splits
+        if video["subset"].lower() in splits:
+            videos.add(vid)
         for s, e, label in kept:
             per_class.setdefault(label, {}).setdefault(vid, []).append((s, e))
-    if n_videos == 0:
+    if not videos:
         raise ValueError(f"{ann_file}: no video in subset {sorted(splits)}")
+    if not per_class:
+        raise ValueError(f"{ann_file}: the videos of subset {sorted(splits)} hold no ground-truth segment")
     ground_truth = {c: {v: np.array(segs, dtype=np.float64) for v, segs in vids.items()}
                     for c, vids in per_class.items()}
-    return ground_truth, id_to_name
+    return ground_truth, id_to_name, videos
 
 
-def read_predictions(results, id_to_name, source="predictions"):
-    """{class name: [(video_id, start, end, score), ...]} from an ActivityNet-format results dict."""
+def read_predictions(results, id_to_name, videos, source="predictions"):
+    """{class name: [(video_id, start, end, score), ...]} from an ActivityNet-format results dict.
+
+    Every detection is checked: a [start, end] of finite numbers with end >= start, a finite score, a
+    label (name or id) of the annotation file. Videos outside the split (`videos`) are scored as the
+    official code scores them, as false positives, with a warning.
+    """
     if not isinstance(results, dict) or not isinstance(results.get("results"), dict):
         raise ValueError(f"{source}: expected {{'results': {{video_id: [{{'segment', 'label', 'score'}}]}}}}")
     names = set(id_to_name.values())
     per_class = {}
+    unknown = sorted(set(results["results"]) - set(videos))
+    if unknown:
+        warnings.warn(f"{source}: {len(unknown)} video(s) outside the scored split, counted as false positives "
+                      f"as the official evaluation does: {unknown[:5]}")
     for vid, dets in results["results"].items():
+        if not isinstance(dets, list):
+            raise ValueError(f"{source}: video {vid!r}: expected a list of detections, found {type(dets).__name__}")
         for i, det in enumerate(dets):
+            where = f"{source}: video {vid!r} detection {i}"
             try:
                 (start, end), label, score = det["segment"], det["label"], float(det["score"])
+                start, end = float(start), float(end)
             except (KeyError, TypeError, ValueError):
-                raise ValueError(f"{source}: video {vid!r} detection {i}: expected 'segment': [s, e], "
-                                 f"'label' and a numeric 'score', found {det!r}") from None
+                raise ValueError(f"{where}: expected 'segment': [s, e], 'label' and a numeric 'score', "
+                                 f"found {det!r}") from None
+            if not (math.isfinite(start) and math.isfinite(end)) or end < start:
+                raise ValueError(f"{where}: segment [{start}, {end}] is not a finite [start, end] with end >= start")
+            if not math.isfinite(score):
+                raise ValueError(f"{where}: score {score} is not finite")
             if isinstance(label, str) and label not in names and label.isdigit():
                 label = int(label)
             if not isinstance(label, str):
                 if label not in id_to_name:
-                    raise ValueError(f"{source}: video {vid!r} detection {i}: unknown label id {label!r}")
+                    raise ValueError(f"{where}: unknown label id {label!r}")
                 label = id_to_name[label]
             elif label not in names:
-                raise ValueError(f"{source}: video {vid!r} detection {i}: unknown label {label!r}")
-            per_class.setdefault(label, []).append((vid, float(start), float(end), score))
+                raise ValueError(f"{where}: unknown label {label!r}")
+            per_class.setdefault(label, []).append((vid, start, end, score))
     return per_class
 
 
 def evaluate_detections(ground_truth, predictions, tiou_thresholds):
     """{"mAP@0.30": ..., "mAP_avg": ...} in percent, plus per-class AP (fractions) under "per_class"."""
+    bad = [t for t in tiou_thresholds if not 0 < t <= 1]
+    if bad or not len(tiou_thresholds):
+        raise ValueError(f"tIoU thresholds must be in (0, 1], got {list(tiou_thresholds)}")
     classes = sorted(ground_truth)
     ap = np.stack([class_average_precision(ground_truth[c], predictions.get(c, []), tiou_thresholds)
                    for c in classes])  # (classes, thresholds)
@@ -193,8 +217,7 @@ class DetectionMAP(BaseMetric):
                                       for seg, score, lab in zip(r["segments"], r["scores"], r["labels"])]
                       for r in results}
         if self.external_scores:
-            with open(self.external_scores) as f:
-                class_scores = json.load(f)
+            class_scores = load_json(self.external_scores, "external classification scores")
             detections = fuse_external_scores(detections, class_scores.get("results", class_scores), class_names,
                                               self.fusion_topk)
         elif meta["num_classes"] == 1:
@@ -205,7 +228,8 @@ class DetectionMAP(BaseMetric):
         payload = dict(version="VERSION 1.3", results=detections, external_data={})
         if self.out_dir is not None:
             atomic_write_text(os.path.join(self.out_dir, self.results_file), json.dumps(payload))
-        ground_truth, id_to_name = load_ground_truth(ann_file, split)
-        scores, _ = evaluate_detections(ground_truth, read_predictions(payload, id_to_name), self.tiou_thresholds)
+        ground_truth, id_to_name, videos = load_ground_truth(ann_file, split)
+        scores, _ = evaluate_detections(ground_truth, read_predictions(payload, id_to_name, videos),
+                                        self.tiou_thresholds)
         return scores
 

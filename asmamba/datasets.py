@@ -44,11 +44,28 @@ def read_mapping(path: str) -> List[str]:
 
 
 def read_bundle(path: str) -> List[str]:
-    """Video names (file name without extension) listed in a split bundle."""
+    """Video names (file name without extension) listed in a split bundle, each once."""
     videos = [os.path.splitext(line.strip())[0] for line in _read_lines(path, "split bundle") if line.strip()]
     if not videos:
         raise ValueError(f"split bundle lists no videos: {path}")
+    twice = sorted({v for v in videos if videos.count(v) > 1})
+    if twice:
+        raise ValueError(f"{path}: videos listed more than once: {twice}")
     return videos
+
+
+def load_feature_file(path: str, mmap_mode=None) -> np.ndarray:
+    """A (feature_dim, T) .npy array; errors name the file (missing, empty, truncated, not 2-d numbers)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"feature file missing: {path}")
+    try:
+        features = np.load(path, mmap_mode=mmap_mode)
+    except Exception as err:  # numpy's errors for empty, truncated or pickled files
+        raise ValueError(f"{path}: unreadable feature file, empty or truncated or not a saved array "
+                         f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from None
+    if features.ndim != 2 or features.dtype.kind not in "fiu":
+        raise ValueError(f"{path}: expected a numeric (feature_dim, T) array, got {features.dtype} {features.shape}")
+    return features
 
 
 def read_labels(path: str) -> List[str]:
@@ -92,6 +109,8 @@ class ActionSegmentationDataset(Dataset):
         if len(feature_dims) > 1:
             raise ValueError(f"{data_root}/features: videos disagree on feature_dim ({sorted(feature_dims)})")
 
+        self.feature_dim = feature_dims.pop()
+
     @property
     def metainfo(self) -> Dict:
         return dict(classes=tuple(self.classes), sample_rate=self.sample_rate)
@@ -100,13 +119,7 @@ class ActionSegmentationDataset(Dataset):
         return os.path.join(self.data_root, "features", video + ".npy")
 
     def _feature_shape(self, video: str):
-        path = self.feature_path(video)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"feature file missing: {path}")
-        shape = np.load(path, mmap_mode="r").shape  # reads the header only
-        if len(shape) != 2:
-            raise ValueError(f"{path}: expected features of shape (feature_dim, T), got {shape}")
-        return shape
+        return load_feature_file(self.feature_path(video), mmap_mode="r").shape  # maps, does not read
 
     def __len__(self):
         return len(self.videos)
@@ -114,7 +127,7 @@ class ActionSegmentationDataset(Dataset):
     def __getitem__(self, idx: int) -> Dict:
         video, n, step = self.videos[idx], self.num_frames[idx], self.sample_rate
         path = self.feature_path(video)
-        features = np.load(path)[:, :n:step]
+        features = load_feature_file(path)[:, :n:step]
         if not np.isfinite(features).all():
             raise ValueError(f"{path}: features contain NaN or Inf")
         return dict(

@@ -16,19 +16,32 @@ import glob
 import json
 import os
 import re
+import warnings
 from typing import Dict
 
-from asmamba.datasets import read_bundle, read_labels
+from asmamba.datasets import read_bundle, read_labels, read_mapping
 from common.engine import atomic_write_text
 from asmamba.metrics import read_prediction, summarize, video_stats
 
 
 def evaluate_split(data_root: str, split: int, pred_dir: str) -> Dict[str, float]:
+    """Scores of one split's prediction files; labels must be names from mapping.txt. Files of videos
+    outside the split are ignored, as upstream does, with a warning."""
+    classes = set(read_mapping(os.path.join(data_root, "mapping.txt")))
+    videos = read_bundle(os.path.join(data_root, "splits", f"test.split{split}.bundle"))
     stats = []
-    for video in read_bundle(os.path.join(data_root, "splits", f"test.split{split}.bundle")):
+    for video in videos:
         gt = read_labels(os.path.join(data_root, "groundTruth", video + ".txt"))
         pred_path = os.path.join(pred_dir, video)
-        stats.append(video_stats(read_prediction(pred_path), gt, source=pred_path))
+        pred = read_prediction(pred_path)
+        unknown = sorted(set(pred) - classes)
+        if unknown:
+            raise ValueError(f"{pred_path}: labels not in {data_root}/mapping.txt: {unknown[:5]}")
+        stats.append(video_stats(pred, gt, source=pred_path))
+    others = sorted(set(os.listdir(pred_dir)) - set(videos)) if os.path.isdir(pred_dir) else []
+    if others:
+        warnings.warn(f"{pred_dir}: {len(others)} file(s) of videos outside test split {split}, not scored: "
+                      f"{others[:5]}")
     return summarize(stats)
 
 
@@ -74,12 +87,12 @@ def main(argv=None):
         cfg = load_config(args.list_splits, parse_overrides(args.overrides))
         print(" ".join(map(str, available_splits(cfg.test_dataloader.dataset.data_root))))
         return
-    if args.mean:
-        scores = mean_of_files(args.mean)
-    else:
-        if args.data_root is None or args.split is None:
-            parser.error("--pred-dir needs --data-root and --split")
-        scores = evaluate(args.data_root, args.split, args.pred_dir)
+    if not args.mean and (args.data_root is None or args.split is None):
+        parser.error("--pred-dir needs --data-root and --split")
+    try:
+        scores = mean_of_files(args.mean) if args.mean else evaluate(args.data_root, args.split, args.pred_dir)
+    except (FileNotFoundError, ValueError) as err:
+        raise SystemExit(f"error: {err}")
     if args.out:
         atomic_write_text(args.out, json.dumps(scores))
     print(json.dumps(scores))

@@ -23,7 +23,7 @@ if [ $# -gt 0 ] && [[ $1 != *=* ]]; then
 fi
 splits=${SPLITS:-1}
 if [ "$splits" = all ]; then
-    splits=$("${PYTHON:-python}" -m asmamba.evaluate --list-splits --config "$config" -- "$@")
+    splits=$("${PYTHON:-python}" -m asmamba.evaluate --list-splits "$config" "$@")
 fi
 
 metrics=()

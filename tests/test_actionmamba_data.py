@@ -50,7 +50,7 @@ def test_grid_mapping_thumos():
 @pytest.mark.parametrize("ext", [".npy", ".npz", ".pt"])
 def test_feature_readers_give_c_by_t(tmp_path, ext):
     x = np.arange(40 * 8, dtype=np.float32).reshape(40, 8)
-    a, f = write_set(tmp_path, {"v1": ("test", 20.0, [ann(1.0, 2.0)])}, {"v1": x}, ext=ext)
+    a, f = write_set(tmp_path, {"v1": ("test", 5.5, [ann(1.0, 2.0)])}, {"v1": x}, ext=ext)
     item = dataset(a, f, file_ext=ext)[0]
     assert torch.equal(item["feats"], torch.from_numpy(x.T))
     assert item["segments"].tolist() == [[5.5, 13.0]] and item["labels"].tolist() == [0]
@@ -63,7 +63,7 @@ def test_npz_without_feats_key(tmp_path):
 
 
 @pytest.mark.parametrize("content, message", [
-    ("{not json", "not valid json"),
+    ("{not json", "not valid JSON"),
     ('{"videos": {}}', "expected a top-level object with a 'database'"),
     (json.dumps({"database": {"v1": {"subset": "test", "duration": 10, "annotations": [ann(5.0, 4.0)]}}}),
      r"video 'v1' annotation 0: segment end 4.0 is before its start 5.0"),
@@ -100,7 +100,7 @@ def test_duplicates_removed_and_labels_mapped(tmp_path):
 def test_feature_dimension_and_nan_name_the_file(tmp_path):
     bad = np.zeros((40, 8), dtype=np.float32)
     bad[3, 2] = np.nan
-    a, f = write_set(tmp_path, {"v1": ("test", 20.0, [ann(1, 2)]), "v2": ("test", 20.0, [ann(1, 2, "B")])},
+    a, f = write_set(tmp_path, {"v1": ("test", 5.5, [ann(1, 2)]), "v2": ("test", 5.5, [ann(1, 2, "B")])},
                      {"v1": np.zeros((40, 6), dtype=np.float32), "v2": bad})
     ds = dataset(a, f)
     with pytest.raises(ValueError, match=r"v1.npy: feature dimension 6, the config expects 8"):
@@ -110,8 +110,8 @@ def test_feature_dimension_and_nan_name_the_file(tmp_path):
 
 
 def test_missing_feature_file_skipped_with_one_warning_each_or_error(tmp_path):
-    a, f = write_set(tmp_path, {"v1": ("test", 20.0, [ann(1, 2)]), "v2": ("test", 20.0, [ann(1, 2, "B")]),
-                                "v3": ("test", 20.0, [])}, {"v2": None, "v3": None})
+    a, f = write_set(tmp_path, {"v1": ("test", 5.5, [ann(1, 2)]), "v2": ("test", 5.5, [ann(1, 2, "B")]),
+                                "v3": ("test", 5.5, [])}, {"v2": None, "v3": None})
     with pytest.warns(UserWarning) as record:
         ds = dataset(a, f)
     assert [v["video_id"] for v in ds.videos] == ["v1"]
@@ -121,7 +121,7 @@ def test_missing_feature_file_skipped_with_one_warning_each_or_error(tmp_path):
 
 
 def test_training_drops_videos_without_actions_and_fps_required(tmp_path):
-    a, f = write_set(tmp_path, {"v1": ("test", 20.0, [ann(1, 2)]), "v2": ("test", 20.0, [ann(3, 3.005)])})
+    a, f = write_set(tmp_path, {"v1": ("test", 5.5, [ann(1, 2)]), "v2": ("test", 5.5, [ann(3, 3.005)])})
     assert [v["video_id"] for v in dataset(a, f, training=True).videos] == ["v1"]
     assert len(dataset(a, f).videos) == 2
     database = json.loads(open(a).read())
@@ -133,7 +133,7 @@ def test_training_drops_videos_without_actions_and_fps_required(tmp_path):
 
 
 def test_force_upsampling_resizes_and_rescales_stride(tmp_path):
-    a, f = write_set(tmp_path, {"v1": ("test", 20.0, [ann(1, 2)])})
+    a, f = write_set(tmp_path, {"v1": ("test", 5.5, [ann(1, 2)])})
     item = dataset(a, f, max_seq_len=192, feat_stride=16, num_frames=16, force_upsampling=True, default_fps=15)[0]
     stride = (39 * 16 + 16) / 192
     assert item["feats"].shape == (8, 192)
@@ -165,8 +165,39 @@ def test_crop_ratio_on_short_video():
 
 
 def test_collate_keeps_videos_separate(tmp_path):
-    a, f = write_set(tmp_path, {"v1": ("test", 20.0, [ann(1, 2)]), "v2": ("test", 20.0, [ann(1, 2, "B")])})
+    a, f = write_set(tmp_path, {"v1": ("test", 5.5, [ann(1, 2)]), "v2": ("test", 5.5, [ann(1, 2, "B")])})
     ds = dataset(a, f)
     batch = actionformer_collate([ds[0], ds[1]])
     assert [x.shape for x in batch["inputs"]] == [(8, 40), (8, 40)]
     assert [s["video_id"] for s in batch["data_samples"]] == ["v1", "v2"] and "feats" not in batch["data_samples"][0]
+
+
+@pytest.mark.parametrize("content, problem", [
+    (b"", "unreadable feature file, empty or truncated"),
+    (None, "unreadable feature file, empty or truncated"),  # truncated: the first 100 bytes of a real file
+    (np.array(["a", "b"]), "expected a numeric array"),
+    (np.zeros(5, dtype=np.float32), "expected a T x C feature array, found shape \\(5,\\)"),
+])
+def test_empty_truncated_or_non_array_feature_files_name_the_file(tmp_path, content, problem):
+    path = tmp_path / "v.npy"
+    if content is None:
+        np.save(path, np.zeros((40, 8), dtype=np.float32))
+        path.write_bytes(path.read_bytes()[:100])
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        np.save(path, content)
+    with pytest.raises(ValueError, match=f"{path}: {problem}"):
+        load_features(str(path))
+
+
+def test_features_far_shorter_than_the_video_or_zero_fps_are_errors(tmp_path):
+    # 40 features x 4 frames + 16 at 30 fps cover 5.73 s; a 9 s video is short by more than max(2 s, 10%)
+    a, f = write_set(tmp_path, {"v1": ("test", 7.5, [ann(1, 2)]), "v2": ("test", 9.0, [ann(1, 2, "B")])})
+    ds = dataset(a, f)
+    assert ds[0]["feats"].shape == (8, 40)  # 1.77 s short of 7.5 s: within the slack
+    with pytest.raises(ValueError, match=r"v2.npy: 40 features x stride 4 frames at 30 fps cover 5.7 s of the "
+                                         r"9.0 s video 'v2': check fps, feat_stride"):
+        ds[1]
+    with pytest.raises(ValueError, match=r"video 'v1': fps must be positive, got 0"):
+        dataset(a, f, default_fps=0)

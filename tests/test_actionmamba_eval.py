@@ -81,19 +81,62 @@ def write_annotations(path):
 def test_ground_truth_filters_split_duplicates_and_tiny_segments(tmp_path):
     ann = tmp_path / "ann.json"
     write_annotations(ann)
-    gt, id_to_name = load_ground_truth(str(ann), "test")
-    assert id_to_name == {0: "A", 1: "B"}
+    gt, id_to_name, videos = load_ground_truth(str(ann), "test")
+    assert id_to_name == {0: "A", 1: "B"} and videos == {"v1"}
     assert gt["A"]["v1"].tolist() == [[0.0, 10.0]]
     assert gt["B"]["v1"].tolist() == [[20.0, 30.0]] and "v2" not in gt["B"]
 
 
 def test_predictions_by_name_or_id_and_unknown_label(tmp_path):
     preds = read_predictions({"results": {"v1": [{"segment": [0, 1], "label": 1, "score": 0.5},
-                                                  {"segment": [0, 1], "label": "A", "score": 0.4}]}}, {0: "A", 1: "B"})
+                                                  {"segment": [0, 1], "label": "A", "score": 0.4}]}}, {0: "A", 1: "B"},
+                             {"v1"})
     assert preds == {"B": [("v1", 0.0, 1.0, 0.5)], "A": [("v1", 0.0, 1.0, 0.4)]}
     with pytest.raises(ValueError, match=r"preds.json: video 'v1' detection 0: unknown label 'C'"):
-        read_predictions({"results": {"v1": [{"segment": [0, 1], "label": "C", "score": 0.5}]}}, {0: "A"},
+        read_predictions({"results": {"v1": [{"segment": [0, 1], "label": "C", "score": 0.5}]}}, {0: "A"}, {"v1"},
                          source="preds.json")
+
+
+@pytest.mark.parametrize("det, problem", [
+    ({"segment": [5, 1], "label": "A", "score": 0.5}, r"segment \[5.0, 1.0\] is not a finite \[start, end\]"),
+    ({"segment": [float("nan"), 1], "label": "A", "score": 0.5}, r"segment \[nan, 1.0\] is not a finite"),
+    ({"segment": [0, 1], "label": "A", "score": float("nan")}, "score nan is not finite"),
+    ({"segment": [0, 1], "label": 7, "score": 0.5}, "unknown label id 7"),
+    ({"segment": [0], "label": "A", "score": 0.5}, "expected 'segment': \\[s, e\\]"),
+])
+def test_malformed_detections_are_errors(det, problem):
+    with pytest.raises(ValueError, match="p.json: video 'v1' detection 0: " + problem):
+        read_predictions({"results": {"v1": [det]}}, {0: "A"}, {"v1"}, source="p.json")
+
+
+def test_videos_outside_the_split_warn_and_count_as_false_positives():
+    ground_truth = {"A": {"v1": np.array([[0.0, 10.0]])}}
+    results = {"results": {"v1": [{"segment": [0, 10], "label": "A", "score": 0.5}],
+                           "vx": [{"segment": [0, 10], "label": "A", "score": 0.9}]}}
+    with pytest.warns(UserWarning, match="1 video\\(s\\) outside the scored split.*'vx'"):
+        predictions = read_predictions(results, {0: "A"}, {"v1"})
+    # ranked first, the false positive halves precision at the true positive: AP = 0.5
+    assert evaluate_detections(ground_truth, predictions, (0.5,))[0]["mAP@0.50"] == pytest.approx(50.0)
+
+
+@pytest.mark.parametrize("tious", [(0.0, 0.5), (0.5, 1.2), ()])
+def test_thresholds_outside_zero_one_are_errors(tious):
+    with pytest.raises(ValueError, match="tIoU thresholds must be in \\(0, 1\\]"):
+        evaluate_detections({"A": {"v1": np.array([[0.0, 1.0]])}}, {}, tious)
+
+
+def test_duplicate_videos_and_empty_splits_are_errors(tmp_path, capsys):
+    ann, preds = tmp_path / "ann.json", tmp_path / "preds.json"
+    write_annotations(ann)
+    det = '{"segment": [0, 10], "label": "A", "score": 0.9}'
+    preds.write_text('{"results": {"v1": [' + det + '], "v1": [' + det + ']}}')
+    with pytest.raises(SystemExit, match="preds.json: key 'v1' appears twice in one object"):
+        evaluate_main(["--annotations", str(ann), "--split", "test", "--predictions", str(preds)])
+    with pytest.raises(SystemExit, match="no video in subset \\['training'\\]"):
+        evaluate_main(["--annotations", str(ann), "--split", "training", "--predictions", str(preds)])
+    ann.write_text(json.dumps({"database": {"v1": {"subset": "test", "duration": 9, "annotations": []}}}))
+    with pytest.raises(SystemExit, match="hold no ground-truth segment"):
+        evaluate_main(["--annotations", str(ann), "--split", "test", "--predictions", str(preds)])
 
 
 def test_cli_prints_json_last_line(tmp_path, capsys):

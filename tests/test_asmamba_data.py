@@ -117,3 +117,37 @@ def test_other_bad_layouts(tmp_path):
     (tmp_path / "mapping.txt").write_text("0 take\nopen\n")
     with pytest.raises(ValueError, match=r"mapping\.txt line 2: expected '<id> <name>'"):
         ActionSegmentationDataset(root)
+
+
+@pytest.mark.parametrize("content, problem", [
+    (b"", "unreadable feature file, empty or truncated"),
+    (None, "unreadable feature file, empty or truncated"),  # a real file cut after 100 bytes
+    (np.array(["a", "b"]), "expected a numeric \\(feature_dim, T\\) array"),
+])
+def test_empty_truncated_or_non_array_feature_files_name_the_file(tmp_path, content, problem):
+    root = write_dataset(tmp_path, {"v1": (["take"] * 30, None)})
+    path = tmp_path / "features" / "v1.npy"
+    if content is None:
+        path.write_bytes(path.read_bytes()[:100])
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        np.save(path, content)
+    with pytest.raises(ValueError, match=f"{path}: {problem}"):
+        ActionSegmentationDataset(root)
+
+
+@pytest.mark.parametrize("override, problem", [
+    ({"model.num_classes": 5}, r"mapping.txt lists 3 classes; the model of .*asformer_toy.py has num_classes=5"),
+    ({"model.input_dim": 8}, r"features hold 4-d features; the model of .*asformer_toy.py has input_dim=8"),
+])
+def test_data_that_does_not_fit_the_model_stops_the_run(tmp_path, override, problem):
+    from common.engine import build_runner, load_config
+    root = write_dataset(tmp_path, {"v1": (["take"] * 6, None)}, train=["v1"])
+    (tmp_path / "splits" / "test.split1.bundle").write_text("v1.txt\n")
+    options = {f"{k}_dataloader.dataset.data_root": root for k in ("train", "val", "test")}
+    options.update({"model.num_classes": 3, "model.input_dim": 4, "model.num_f_maps": 8, "model.num_layers": 2})
+    cfg = load_config("asmamba/configs/toy/asformer_toy.py", dict(options, **override))
+    cfg.work_dir, cfg.log_level = str(tmp_path / "wd"), "WARNING"
+    with pytest.raises(ValueError, match=problem):
+        build_runner(cfg).train()

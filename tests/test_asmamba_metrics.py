@@ -178,6 +178,7 @@ def write_split(root, split, videos):
     """videos: {name: (gt labels, predicted labels)}; predictions go to root/preds/split_<split>/."""
     (root / "groundTruth").mkdir(exist_ok=True)
     (root / "splits").mkdir(exist_ok=True)
+    (root / "mapping.txt").write_text("0 a\n1 b\n2 background\n")
     pred_dir = root / "preds" / f"split_{split}"
     pred_dir.mkdir(parents=True)
     (root / "splits" / f"test.split{split}.bundle").write_text("".join(f"{v}.txt\n" for v in videos))
@@ -199,3 +200,20 @@ def test_cli_prints_json_last_and_averages_splits(tmp_path, capsys):
     evaluate_main(["--data-root", str(tmp_path), "--split", "0", "--pred-dir", str(tmp_path / "preds")])
     both = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert both == pytest.approx({k: (v + 100) / 2 for k, v in one.items()})  # unweighted split mean
+
+
+def test_cli_refuses_unknown_labels_duplicate_videos_and_warns_about_other_files(tmp_path, capsys):
+    pred_dir = write_split(tmp_path, 1, {"v1": (frames(("a", 4)), frames(("a", 2), ("c", 2)))})
+    with pytest.raises(SystemExit, match=r"split_1/v1: labels not in .*mapping.txt: \['c'\]"):
+        evaluate_main(["--data-root", str(tmp_path), "--split", "1", "--pred-dir", str(pred_dir)])
+    write_prediction(str(pred_dir / "v1"), frames(("a", 4)))
+    write_prediction(str(pred_dir / "v9"), frames(("a", 4)))
+    with pytest.warns(UserWarning, match=r"1 file\(s\) of videos outside test split 1, not scored: \['v9'\]"):
+        evaluate_main(["--data-root", str(tmp_path), "--split", "1", "--pred-dir", str(pred_dir)])
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["acc"] == 100.0
+    (tmp_path / "splits" / "test.split1.bundle").write_text("v1.txt\nv1.txt\n")
+    with pytest.raises(SystemExit, match=r"test.split1.bundle: videos listed more than once: \['v1'\]"):
+        evaluate_main(["--data-root", str(tmp_path), "--split", "1", "--pred-dir", str(pred_dir)])
+    (tmp_path / "splits" / "test.split1.bundle").write_text("\n")
+    with pytest.raises(SystemExit, match="split bundle lists no videos"):
+        evaluate_main(["--data-root", str(tmp_path), "--split", "1", "--pred-dir", str(pred_dir)])

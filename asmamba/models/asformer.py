@@ -162,6 +162,7 @@ class ASFormer(BaseModel):
         self.decoders = nn.ModuleList(
             Decoder(num_layers, r1, r2, num_f_maps, num_classes, math.exp(-3 * s)) for s in range(num_decoders))
         self.smooth_weight, self.smooth_clamp = smooth_weight, smooth_clamp
+        self.num_classes, self.input_dim = num_classes, input_dim
 
     def stages(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """x: (B, input_dim, T), mask: (B, T) bool -> logits of every stage (S, B, num_classes, T)."""

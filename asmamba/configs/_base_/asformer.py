@@ -28,6 +28,6 @@ test_cfg = dict()
 optim_wrapper = dict(optimizer=dict(type="Adam", lr=5e-4, weight_decay=1e-5))
 # ReduceLROnPlateau(mode min, factor 0.5, patience 3) stepped on each epoch's summed training loss.
 param_scheduler = [dict(type="TrainLossPlateauLR", factor=0.5, patience=3)]
-custom_hooks = [dict(type="TrainLossPlateauHook")]
+custom_hooks = [dict(type="TrainLossPlateauHook"), dict(type="DataFitsModelHook")]
 default_hooks = dict(checkpoint=dict(interval=10))
 randomness = dict(seed=19980125)
