@@ -1,5 +1,5 @@
 # Two set-up commands that work on a fresh machine (see README):
-#   make demo   installs into .venv and runs the main job on its embedded toy default
+#   make demo   installs into .venv and runs the main job on its embedded toy default (TASK=name: one task)
 #   make test   installs into .venv and runs the test suite
 # TORCH_SPEC picks the torch build installed first; the default is the CPU wheel our machines carry.
 PYTHON ?= python3
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) tools/demo.py
+	$(PY) tools/demo.py $(if $(TASK),--task $(TASK))
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 tests

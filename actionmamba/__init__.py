@@ -8,6 +8,7 @@ from common.engine import TaskSpec
 from . import datasets, hooks, metrics, models, optim  # noqa: F401  (registration)
 from .convert import convert_checkpoint
 from .toy import make_toy_data
+from .visualize import plot_predictions
 
 
 def flops_inputs(cfg):
@@ -22,5 +23,7 @@ TASK = TaskSpec(
     compare_configs=tuple(f"actionmamba/configs/toy/{name}.py" for name in ("actionformer", "dbm", "vim", "mamba")),
     table_metrics=("mAP@0.30", "mAP@0.40", "mAP@0.50", "mAP@0.60", "mAP@0.70", "mAP_avg"),
     convert_checkpoint=convert_checkpoint,
+    plot_predictions=plot_predictions,
+    demo_epochs=4,
     flops_inputs=flops_inputs,
 )

@@ -10,6 +10,7 @@ from common.engine import TaskSpec
 from . import datasets, hooks, metrics, models  # noqa: F401  (registers the components)
 from .convert import convert_checkpoint
 from .toy import make_toy_data
+from .visualize import plot_predictions
 
 FLOPS_FRAMES = 200  # a typical toy video
 
@@ -25,5 +26,7 @@ TASK = TaskSpec(
     ],
     table_metrics=["acc", "edit", "f1@10", "f1@25", "f1@50"],
     convert_checkpoint=convert_checkpoint,
+    plot_predictions=plot_predictions,
+    demo_epochs=6,
     flops_inputs=lambda cfg: (torch.zeros(1, cfg.model.input_dim, FLOPS_FRAMES),),
 )

@@ -89,21 +89,35 @@ def test_clear_errors_for_missing_files(workdir, monkeypatch):
         tool("make_toy_data.py", "nope", "out", monkeypatch=monkeypatch)
 
 
-def test_compare_trains_each_config_and_tabulates(workdir, monkeypatch, capsys):
-    tool("compare.py", "engine_toy", "--toy", "--epochs", "2", monkeypatch=monkeypatch)
+def test_compare_trains_each_config_and_reports(workdir, monkeypatch, capsys):
+    tool("compare.py", "engine_toy", "--toy", "--epochs", "2", "--seeds", "2", "--out", "cmp",
+         monkeypatch=monkeypatch)
+    out = capsys.readouterr().out
 
     assert (workdir / "data/toy/engine_toy/train.npz").exists()  # created because missing
-    result = json.loads((workdir / "work_dirs/compare/engine_toy/compare.json").read_text())
-    narrow, wide = result["rows"]
+    result = json.loads((workdir / "cmp" / "compare.json").read_text())
+    narrow, wide = result["records"]
     assert narrow["config"].endswith("toy_narrow.py") and wide["config"].endswith("toy_wide.py")
     # conv 8->16 (k=3) + linear 16->4, weights and biases; FLOPs: their multiply-adds, 16 steps
     assert narrow["params"] == 8 * 16 * 3 + 16 + 16 * 4 + 4
     if narrow["flops"] is not None:
         assert narrow["flops"] == 16 * (8 * 16 * 3 + 16 * 4)
-    for row in (narrow, wide):
-        assert row["returncode"] == 0
-        assert row["metrics"]["acc"] > 0.4  # chance is 0.25
-        assert row["seconds_per_epoch"] > 0 and row["peak_rss_mib"] > 50
-    assert result["table"].splitlines()[0] == (
-        "| config | acc | params (M) | GFLOPs | s/epoch | peak MiB |")
-    assert result["table"] in capsys.readouterr().out
+    for record in (narrow, wide):
+        seeds = [run["seed"] for run in record["runs"]]
+        assert seeds == [0, 1]
+        for run in record["runs"]:
+            assert run["returncode"] == 0 and run["seconds_per_epoch"] > 0 and run["peak_mib"] > 50
+            val = json.loads((Path(run["work_dir"]) / "val_metrics.json").read_text())
+            assert run["metrics"]["acc"] == val["acc"] > 0.4  # chance is 0.25
+            assert sorted(map(int, run["curves"]["loss"])) == [1, 2]  # the schedule scaled to 2 epochs
+        # seeds 0 and 1 are different runs
+        assert record["runs"][0]["metrics"] != record["runs"][1]["metrics"]
+    accs = [r["metrics"]["acc"] for r in narrow["runs"]]
+    mean, std = sum(accs) / 2, abs(accs[0] - accs[1]) / 2 ** 0.5
+    assert f"| toy_narrow (baseline) | {mean:.2f} ± {std:.2f} |" in result["table"]
+    report = (workdir / "cmp" / "report.md").read_text()
+    assert result["table"] in report and result["table"] in out and "![curves](curves.png)" in report
+    for figure in ("metrics.png", "curves.png"):
+        assert (workdir / "cmp" / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "report: cmp/report.md" in out
+    assert "[4/4] toy_wide seed 1: epoch 2/2" in out  # live progress: job k of n, epoch

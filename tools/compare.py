@@ -1,46 +1,36 @@
-"""Train each of a task's compare configs on its toy data with the same budget; print one table.
+"""Train a task's baseline and variants on its toy data with the same budget; write a report.
 
-    python tools/compare.py TASK --toy [--epochs N]
+    python tools/compare.py TASK --toy [--seeds N] [--epochs N] [--out DIR]
 
-Run it from the repository root: the toy data (TASK.toy_data_root, written first if missing) and
-the work dirs (work_dirs/compare/<task>/<config name>/) are relative to the working directory, as
-in the configs. Each config trains in its own `tools/train.py` subprocess, so that its peak memory
-and time are its own. Columns:
-  metrics    the last validation result, keys TASK.table_metrics;
-  params (M) trainable and frozen parameters of the model the config builds;
-  GFLOPs     common.flops.count_flops on TASK.flops_inputs(cfg) (one multiply-add = one flop);
-  s/epoch    mean wall time of a training epoch (EpochTimeHook), leaving out the first epoch when
-             there are more, since it carries one-off start-up costs;
-  peak MiB   peak resident memory of the training process (os.wait4 rusage).
-The table is printed as markdown and written to work_dirs/compare/<task>/compare.json.
+Run it from the repository root: the toy data (TASK.toy_data_root, written first if missing) and the
+work dirs are relative to the working directory, as in the configs. Each config trains in its own
+`tools/train.py` process per seed (seed 0 is the config's own seed, seed k adds k), so that its time
+and peak memory are its own; the console shows live progress (config k of n, epoch, loss, ETA of the
+config and of the whole comparison) and each result as it lands. `--epochs N` scales every config's
+whole schedule to N epochs (warm-up, decay, validation interval: common.engine.scale_schedule).
+
+Everything goes to work_dirs/compare/TASK/<timestamp>/ (earlier runs are kept): report.md with its
+figures (metrics with the baseline marked, training and validation curves, cost, predictions),
+compare.json with every number, and <config>/seed_<s>/ per run (train.log, checkpoints, prediction
+files, TensorBoard events). The table's metrics are each run's last validation.
 """
 import argparse
 import glob
 import json
 import os
 import os.path as osp
-import shutil
 import subprocess
 import sys
+import time
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TRAIN = osp.join(REPO, "tools", "train.py")
 # Run as a script: the repository root, not tools/, must lead sys.path.
 sys.path.insert(0, REPO)
 
-from common.engine import MODELS, get_task, load_config  # noqa: E402
-
-
-def train(config: str, work_dir: str, epochs: int | None) -> tuple[int, float]:
-    """Run tools/train.py; return its exit code and its peak resident memory in MiB."""
-    cmd = [sys.executable, TRAIN, config, "--work-dir", work_dir]
-    if epochs is not None:
-        cmd += ["--cfg-options", f"train_cfg.max_epochs={epochs}"]
-    with open(osp.join(work_dir, "train.log"), "w") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, usage.ru_maxrss / 1024  # Linux reports KiB
+from common.engine import MODELS, format_seconds, get_task, load_config, scale_schedule  # noqa: E402
+from common.engine.hooks import PROGRESS_FILE, read_json  # noqa: E402
+from common.report import metrics_table, read_curves, write_report  # noqa: E402
 
 
 def read_scalars(work_dir: str) -> list[dict]:
@@ -52,86 +42,142 @@ def read_scalars(work_dir: str) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def model_cost(config: str, task) -> tuple[int, int | None]:
-    """Parameter count and FLOPs (None where common.flops is not available)."""
-    cfg = load_config(config)
+def model_cost(cfg, task) -> tuple[int, int | None]:
+    """Parameter count and FLOPs (None where fvcore cannot count the model)."""
+    from common.flops import count_flops
     model = MODELS.build(cfg.model).eval()
     params = sum(p.numel() for p in model.parameters())
     try:
-        from common.flops import count_flops
-    except ImportError:
+        return params, count_flops(model, task.flops_inputs(cfg))
+    except Exception as err:  # a model fvcore cannot trace still gets its row, with the reason in the log
+        print(f"FLOPs of {cfg.filename} not counted: {err}", file=sys.stderr)
         return params, None
-    return params, count_flops(model, task.flops_inputs(cfg))
 
 
-def compare(task, epochs: int | None) -> list[dict]:
+class Progress:
+    """The console line: updated in place on a terminal, one line per epoch in a log or CI."""
+
+    def __init__(self, total_jobs: int):
+        self.total, self.durations, self.tty = total_jobs, [], sys.stdout.isatty()
+        self._last_key = None
+
+    def show(self, label: str, job: int, state: dict, elapsed: float) -> None:
+        eta = state.get("eta")
+        per_job = (sum(self.durations) / len(self.durations) if self.durations
+                   else (elapsed + eta if eta is not None else None))
+        rest = None if eta is None or per_job is None else eta + per_job * (self.total - job)
+        line = (f"[{job}/{self.total}] {label}: epoch {state.get('epoch', 0)}/{state.get('max_epochs', '?')} "
+                f"({state.get('phase', 'starting')}) loss {state.get('loss', float('nan')):.4f} | "
+                f"ETA {format_seconds(eta) if eta is not None else '?'}, all "
+                f"{format_seconds(rest) if rest is not None else '?'}")
+        if self.tty:
+            print("\r\033[K" + line, end="", flush=True)
+        elif (key := (label, state.get("epoch"))) != self._last_key:
+            self._last_key = key
+            print(line, flush=True)
+
+    def done(self, seconds: float) -> None:
+        self.durations.append(seconds)
+        if self.tty:
+            print("\r\033[K", end="")
+
+
+def train(cfg_path, work_dir, seed_offset, epochs, label, job, progress) -> dict:
+    """One tools/train.py run, watched through its progress file; returns its record."""
+    cmd = [sys.executable, TRAIN, cfg_path, "--work-dir", work_dir]
+    if epochs is not None:
+        cmd += ["--epochs", str(epochs)]
+    if seed_offset:
+        cmd += ["--seed-offset", str(seed_offset)]
+    start = time.perf_counter()
+    with open(osp.join(work_dir, "train.log"), "w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            progress.show(label, job, read_json_safely(osp.join(work_dir, PROGRESS_FILE)),
+                          time.perf_counter() - start)
+            time.sleep(0.5)
+    seconds = time.perf_counter() - start
+    progress.done(seconds)
+    return dict(returncode=os.waitstatus_to_exitcode(status), peak_mib=usage.ru_maxrss / 1024,
+                wall_seconds=seconds)
+
+
+def read_json_safely(path):
+    try:
+        return read_json(path)
+    except ValueError:  # caught between two writes: the next poll reads it
+        return {}
+
+
+def compare(task, out_dir, seeds, epochs) -> list[dict]:
     if not (osp.isdir(task.toy_data_root) and os.listdir(task.toy_data_root)):
+        print(f"writing the toy data set to {task.toy_data_root}", flush=True)
         task.make_toy_data(task.toy_data_root)
-    rows = []
+    progress = Progress(len(task.compare_configs) * seeds)
+    records, job = [], 0
     for rel_config in task.compare_configs:
         config = osp.join(REPO, rel_config)
         name = osp.splitext(osp.basename(config))[0]
-        work_dir = osp.join("work_dirs", "compare", task.name, name)
-        shutil.rmtree(work_dir, ignore_errors=True)
-        os.makedirs(work_dir)
-        print(f"training {rel_config} ...", flush=True)
-        returncode, peak_mib = train(config, work_dir, epochs)
-        scalars = read_scalars(work_dir)
-        val = [s for s in scalars if all(k in s for k in task.table_metrics)]
-        seconds = [s["epoch_seconds"] for s in scalars if "epoch_seconds" in s]
-        params, flops = model_cost(config, task)
-        rows.append(dict(
-            config=rel_config, returncode=returncode,
-            metrics={k: val[-1][k] for k in task.table_metrics} if val else None,
-            params=params, flops=flops,
-            seconds_per_epoch=(sum(seconds[1:]) / len(seconds[1:]) if len(seconds) > 1
-                               else seconds[0] if seconds else None),
-            peak_rss_mib=peak_mib, log=osp.join(work_dir, "train.log")))
-        if returncode != 0:
-            print(f"{rel_config} failed (exit code {returncode}); see {rows[-1]['log']}")
-    return rows
+        cfg = load_config(config)
+        params, flops = model_cost(cfg, task)
+        record = dict(name=name, config=rel_config, params=params, flops=flops, runs=[])
+        for seed in range(seeds):
+            job += 1
+            work_dir = osp.join(out_dir, name, f"seed_{seed}")
+            os.makedirs(work_dir)
+            run = train(config, work_dir, seed, epochs, f"{name} seed {seed}", job, progress)
+            scalars = read_scalars(work_dir)
+            curves = read_curves(scalars, task.table_metrics)
+            last = max(curves[task.table_metrics[0]], default=None)
+            seconds = [s["epoch_seconds"] for s in scalars if "epoch_seconds" in s]
+            run.update(seed=seed, work_dir=work_dir, log=osp.join(work_dir, "train.log"), curves=curves,
+                       metrics={k: curves[k][last] for k in task.table_metrics} if last is not None else None,
+                       seconds_per_epoch=(sum(seconds[1:]) / len(seconds[1:]) if len(seconds) > 1
+                                          else seconds[0] if seconds else None))
+            record["runs"].append(run)
+            if run["returncode"] != 0 or run["metrics"] is None:
+                print(f"{name} seed {seed} FAILED (exit code {run['returncode']}): see {run['log']}", flush=True)
+            else:
+                scores = "  ".join(f"{k} {v:.2f}" for k, v in run["metrics"].items())
+                print(f"{name} seed {seed}: {scores}  ({format_seconds(run['wall_seconds'])})", flush=True)
+        records.append(record)
+    return records
 
 
-def markdown_table(rows: list[dict], metric_keys) -> str:
-    def cell(value, fmt):
-        return "n/a" if value is None else format(value, fmt)
-
-    head = ["config", *metric_keys, "params (M)", "GFLOPs", "s/epoch", "peak MiB"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
-        metrics = r["metrics"] or {}
-        name = osp.splitext(osp.basename(r["config"]))[0]
-        lines.append("| " + " | ".join([
-            name + ("" if r["returncode"] == 0 else " (failed)"),
-            *(cell(metrics.get(k), ".4f") for k in metric_keys),
-            cell(r["params"] / 1e6, ".4g"),
-            cell(None if r["flops"] is None else r["flops"] / 1e9, ".4g"),
-            cell(r["seconds_per_epoch"], ".3g"),
-            cell(r["peak_rss_mib"], ".0f")]) + " |")
-    return "\n".join(lines)
-
-
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("task", help="task package name, e.g. asmamba")
     parser.add_argument("--toy", action="store_true", help="train on the task's toy data set")
-    parser.add_argument("--epochs", type=int, help="override every config's train_cfg.max_epochs")
-    args = parser.parse_args()
+    parser.add_argument("--seeds", type=int, default=1, help="train each config this many times")
+    parser.add_argument("--epochs", type=int, help="scale every config's whole schedule to this many epochs")
+    parser.add_argument("--out", help="output directory (default: work_dirs/compare/TASK/<timestamp>)")
+    args = parser.parse_args(argv)
     if not args.toy:
         parser.error("only toy comparisons are implemented: pass --toy")
+    if args.seeds < 1 or (args.epochs is not None and args.epochs < 1):
+        parser.error("--seeds and --epochs must be positive")
     try:
         task = get_task(args.task)
     except ValueError as e:
         raise SystemExit(f"error: {e}")
+    out_dir = args.out or osp.join("work_dirs", "compare", task.name, time.strftime("%Y%m%d_%H%M%S"))
+    os.makedirs(out_dir, exist_ok=bool(args.out))
+    command = "python tools/compare.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    print(f"$ {command}\n{len(task.compare_configs)} configs x {args.seeds} seed(s) -> {out_dir}", flush=True)
 
-    rows = compare(task, args.epochs)
-    table = markdown_table(rows, task.table_metrics)
-    print(table)
-    out = osp.join("work_dirs", "compare", task.name, "compare.json")
-    with open(out, "w") as f:
-        json.dump(dict(task=task.name, epochs=args.epochs, rows=rows, table=table), f, indent=2)
-    print(f"written to {out}")
-    if any(r["returncode"] != 0 for r in rows):
+    records = compare(task, out_dir, args.seeds, args.epochs)
+    baseline_cfg = load_config(osp.join(REPO, task.compare_configs[0]))
+    note = (f"Each config trained for {args.epochs} epochs (its schedule scaled to that length)."
+            if args.epochs else "Each config trained with its own toy schedule.")
+    report = write_report(out_dir, task, records, command, note, predictions_cfg=scale_schedule(
+        baseline_cfg, args.epochs) if args.epochs else baseline_cfg)
+    print("\n" + metrics_table(records, task.table_metrics))
+    print(f"\nreport: {report}\nper run (config/seed_<s>/): train.log, checkpoints, predictions\n"
+          f"TensorBoard: tensorboard --logdir {out_dir}")
+    if any(r["returncode"] != 0 or r["metrics"] is None for record in records for r in record["runs"]):
         raise SystemExit(1)
 
 

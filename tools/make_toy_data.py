@@ -11,12 +11,12 @@ import sys
 # Run as a script: the repository root, not tools/, must lead sys.path.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from common.engine import get_task  # noqa: E402
+from common.engine import LANDED_TASKS, get_task  # noqa: E402
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("task", help="task package name, e.g. asmamba")
+    parser.add_argument("task", help=f"task package name: {', '.join(LANDED_TASKS)}")
     parser.add_argument("out_dir", help="directory to write the data set into")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()

@@ -8,6 +8,8 @@ default_hooks = dict(
     timer=dict(type="IterTimerHook"),
     # Progress with ETA every 50 iterations, and at least 5 times per train / val / test epoch.
     logger=dict(type="ProgressLoggerHook", interval=50, min_updates=5),
+    # <work_dir>/progress.json and a progress line per epoch on the console.
+    progress=dict(type="ProgressHook"),
     param_scheduler=dict(type="ParamSchedulerHook"),
     # Atomic files, and last_checkpoint never points at a missing one; see AtomicCheckpointHook.
     checkpoint=dict(type="AtomicCheckpointHook", interval=1, max_keep_ckpts=3),
@@ -34,6 +36,8 @@ visualizer = dict(type="Visualizer", vis_backends=vis_backends)
 
 log_processor = dict(by_epoch=True)
 log_level = "INFO"
+# None: the log on the console too; tools/train.py sets WARNING (the log file keeps everything).
+console_log_level = None
 
 randomness = dict(seed=0)
 load_from = None

@@ -5,6 +5,7 @@ train the full schedule and report its score as if the override had applied. Her
 key must name an entry the config has, a list index it has, or an argument that the class the
 enclosing dict builds accepts (its `type`, looked up in mmengine's registries).
 """
+import copy
 import difflib
 import inspect
 import os.path as osp
@@ -126,3 +127,43 @@ def config_differences(a, b, prefix: str = "") -> list[str]:
         return [d for i, (x, y) in enumerate(zip(a, b)) for d in config_differences(x, y, f"{prefix}.{i}")]
     return [] if a == b else [prefix]
 
+
+
+def scale_schedule(cfg: Config, epochs: int) -> Config:
+    """The same schedule, shorter or longer: `epochs` training epochs with every epoch-valued setting
+    scaled alike (warm-up and decay ranges of the param schedulers, T_max, milestones, plateau patience,
+    validation and checkpoint intervals), so a short run is a short version of the whole schedule rather
+    than its first epochs. Returns a new Config."""
+    old = cfg.train_cfg.max_epochs
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    cfg = copy.deepcopy(cfg)
+    factor = epochs / old
+
+    def scaled(value, at_least=1):
+        return max(at_least, round(value * factor))
+
+    cfg.train_cfg.max_epochs = epochs
+    if "val_interval" in cfg.train_cfg:
+        cfg.train_cfg.val_interval = min(epochs, scaled(cfg.train_cfg.val_interval))
+    checkpoint = cfg.get("default_hooks", {}).get("checkpoint")
+    if checkpoint is not None and checkpoint.get("by_epoch", True) and "interval" in checkpoint:
+        checkpoint.interval = min(epochs, scaled(checkpoint.interval))
+    schedulers = cfg.get("param_scheduler") or []
+    for scheduler in ([schedulers] if isinstance(schedulers, dict) else schedulers):
+        begin, end = scheduler.get("begin", 0), scheduler.get("end")
+        new_begin = round(begin * factor)
+        if end is not None:
+            new_end = epochs if end >= old else max(new_begin + 1, round(end * factor))
+            if "T_max" in scheduler and scheduler.T_max == end - begin:
+                scheduler.T_max = new_end - new_begin
+            scheduler.end = new_end
+        elif "T_max" in scheduler:
+            scheduler.T_max = scaled(scheduler.T_max)
+        if "begin" in scheduler:
+            scheduler.begin = new_begin
+        if "milestones" in scheduler:
+            scheduler.milestones = [scaled(m) for m in scheduler.milestones]
+        if "patience" in scheduler:
+            scheduler.patience = scaled(scheduler.patience, at_least=0)
+    return cfg

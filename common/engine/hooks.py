@@ -2,7 +2,9 @@
 import inspect
 import json
 import math
+import os
 import os.path as osp
+import sys
 import time
 
 import torch
@@ -13,7 +15,7 @@ from mmengine.registry import HOOKS
 
 from .checkpoint import atomic_write_text, non_finite_tensors, restore_message_hub, rng_state, set_rng_state, to_plain
 
-VAL_METRICS_FILE, TEST_METRICS_FILE = "val_metrics.json", "test_metrics.json"
+VAL_METRICS_FILE, TEST_METRICS_FILE, PROGRESS_FILE = "val_metrics.json", "test_metrics.json", "progress.json"
 
 
 def read_json(path: str) -> dict:
@@ -202,3 +204,74 @@ class ResultsDirHook(Hook):
     def _write(runner, filename, record) -> None:
         if is_main_process():
             atomic_write_text(osp.join(runner.work_dir, filename), json.dumps(record, indent=1, default=float))
+
+
+def format_seconds(seconds: float) -> str:
+    """4321 -> '1:12:01', 75 -> '1:15'."""
+    minutes, secs = divmod(round(max(seconds, 0)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+@HOOKS.register_module()
+class ProgressHook(Hook):
+    """Live progress of training: `<work_dir>/progress.json` (what tools/compare.py shows), and on the
+    console one line per epoch with the mean loss and the ETA of the run: updated in place on a
+    terminal, printed once at the end of each epoch in a log or CI. The ETA counts validation and
+    checkpoint time, from the wall time per iteration so far."""
+
+    priority = "LOW"
+
+    def __init__(self, min_seconds: float = 0.5, stream=None):
+        self.min_seconds, self.stream = min_seconds, stream
+
+    def before_train(self, runner) -> None:
+        self._start, self._start_iter, self._last_write = time.perf_counter(), runner.iter, 0.0
+        self._loss_sum, self._loss_n = 0.0, 0
+        self._out = self.stream or sys.stdout
+        self._tty = self._out.isatty()
+
+    def before_train_epoch(self, runner) -> None:
+        self._loss_sum, self._loss_n = 0.0, 0
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        if outputs and "loss" in outputs:
+            self._loss_sum += float(torch.as_tensor(outputs["loss"]).detach())
+            self._loss_n += 1
+        last_iter = batch_idx + 1 == len(runner.train_dataloader)
+        if time.perf_counter() - self._last_write >= self.min_seconds or last_iter:
+            self._report(runner, "train", batch_idx + 1, final=last_iter)
+
+    def before_val_epoch(self, runner) -> None:
+        if hasattr(self, "_start"):  # validating inside a training run
+            self._report(runner, "val", len(runner.train_dataloader))
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        if metrics and is_main_process():
+            scores = "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items())
+            print(f"epoch {runner.epoch} validation: {scores}", file=self.stream or sys.stdout, flush=True)
+
+    def after_train(self, runner) -> None:
+        self._report(runner, "done", len(runner.train_dataloader))
+
+    def _report(self, runner, phase, iter_in_epoch, final=False) -> None:
+        now = time.perf_counter()
+        self._last_write = now
+        loop = runner.train_loop
+        done = runner.iter + (phase == "train") - self._start_iter
+        elapsed = now - self._start
+        eta = elapsed / done * (loop.max_iters - runner.iter - (phase == "train")) if done > 0 else None
+        epoch = runner.epoch + (phase == "train")
+        state = dict(phase=phase, epoch=epoch, max_epochs=loop.max_epochs, iter=iter_in_epoch,
+                     iters_per_epoch=len(runner.train_dataloader), loss=self._loss_sum / max(self._loss_n, 1),
+                     elapsed=elapsed, eta=eta)
+        if is_main_process():
+            tmp = osp.join(runner.work_dir, "." + PROGRESS_FILE + ".partial")
+            with open(tmp, "w") as f:  # rewritten twice a second: atomic, not fsynced
+                json.dump(state, f)
+            os.replace(tmp, osp.join(runner.work_dir, PROGRESS_FILE))
+            if phase == "train" and (self._tty or final):
+                line = (f"epoch {epoch}/{loop.max_epochs} [{iter_in_epoch}/{state['iters_per_epoch']}] "
+                        f"loss {state['loss']:.4f} | ETA {format_seconds(eta) if eta is not None else '?'}")
+                end = "\n" if final else ""
+                print(("\r\033[K" if self._tty else "") + line, end=end, file=self._out, flush=True)

@@ -1,6 +1,7 @@
 """The Runner the tools build (tools/train.py, tools/test.py) and how it is built."""
 import datetime
 import glob
+import logging
 import os
 import os.path as osp
 import re
@@ -19,6 +20,8 @@ from .config import config_differences
 from .hooks import VAL_METRICS_FILE, read_json
 
 _CHECKPOINT_NAME = re.compile(r"(?:epoch|iter)_(\d+)\.pth$")
+# mmengine's own deprecation notices on every run: kept in the log file, off a quiet console.
+_MMENGINE_NOISE = ('"FileClient" will be deprecated', '"HardDiskBackend" is the alias', "The prefix is not set")
 
 
 @RUNNERS.register_module()
@@ -36,8 +39,20 @@ class EngineRunner(Runner):
     """
 
     def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
         self._read_cache = None  # (path, checkpoint): read once for the checks, once for loading
+        super().__init__(*args, **kwargs)
+
+    def build_logger(self, *args, **kwargs):
+        """mmengine's logger; `console_log_level` (e.g. WARNING, what tools/train.py sets) keeps the
+        environment and config dumps and the log lines in the log file, off the console."""
+        logger = super().build_logger(*args, **kwargs)
+        level = self.cfg.get("console_log_level")
+        if level:
+            for handler in logger.handlers:
+                if type(handler) is logging.StreamHandler:
+                    handler.setLevel(level)
+                    handler.addFilter(lambda record: not any(m in record.getMessage() for m in _MMENGINE_NOISE))
+        return logger
 
     @master_only
     def save_checkpoint(self, out_dir: str, filename: str, *args, **kwargs):
@@ -160,14 +175,24 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
     """
 
     def run(self):
-        epoch, val = self._epoch, self.runner.val_loop
-        due = val is not None and epoch >= max(self.val_begin, 1) and (
-            epoch % self.val_interval == 0 or epoch == self._max_epochs)
-        if due and read_json(osp.join(self.runner.work_dir, VAL_METRICS_FILE)).get("epoch") != epoch:
-            self.runner.logger.info(f"epoch {epoch} was not validated before the previous run stopped: "
+        self.runner.call_hook("before_train")
+        if self._validates_after(self._epoch) and \
+                read_json(osp.join(self.runner.work_dir, VAL_METRICS_FILE)).get("epoch") != self._epoch:
+            self.runner.logger.info(f"epoch {self._epoch} was not validated before the previous run stopped: "
                                     "validating it now")
-            val.run()
-        return super().run()
+            self.runner.val_loop.run()
+        while self._epoch < self._max_epochs and not self.stop_training:
+            self.run_epoch()
+            self._decide_current_val_interval()
+            if self._validates_after(self._epoch):
+                self.runner.val_loop.run()
+        self.runner.call_hook("after_train")
+        return self.runner.model
+
+    def _validates_after(self, epoch: int) -> bool:
+        """mmengine's rule: from val_begin on, every val_interval epochs and after the last one."""
+        return self.runner.val_loop is not None and epoch >= max(self.val_begin, 1) and (
+            epoch % self.val_interval == 0 or epoch == self._max_epochs)
 
 
 def default_work_dir(config_path: str) -> str:

@@ -4,6 +4,10 @@ from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
 
+# The task packages of this repository, in the order the main job (tools/demo.py) runs them.
+LANDED_TASKS = ("asmamba", "actionmamba")
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     """A task package's `TASK`, defined in its `__init__.py`.
