@@ -18,8 +18,8 @@ class CausalConvSiLUCPU(torch.autograd.Function):
         groups only); lengths (batch,) int64 or None; reverse (G,) bool or None: a reversed group
         convolves each sequence's valid positions last to first. Returns silu(conv) as (G, batch, L, C),
         zero past each length."""
-        batch, length, _, dim = x.shape
-        n_groups = weight.shape[0]
+        batch, length, _, dim = map(int, x.shape)  # ints, also while jit tracing (fvcore)
+        n_groups = int(weight.shape[0])
         dtype = _np_dtype(x)
         lengths = torch.full((batch,), length, dtype=torch.int64) if lengths is None else lengths
         reverse = torch.zeros(n_groups, dtype=torch.bool) if reverse is None else reverse
@@ -37,8 +37,8 @@ class CausalConvSiLUCPU(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dout):
         x, weight, bias, state, lengths, reverse = ctx.saved_tensors
-        batch, length, _, dim = x.shape
-        n_groups, _, width = weight.shape
+        batch, length, _, dim = map(int, x.shape)
+        n_groups, _, width = map(int, weight.shape)
         dtype = _np_dtype(x)
         bias_ = torch.zeros(n_groups, dim, dtype=x.dtype) if bias is None else bias
         dx = torch.empty_like(x)

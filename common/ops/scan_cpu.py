@@ -28,13 +28,14 @@ class SelectiveScanCPU(torch.autograd.Function):
         group scans each sequence's valid positions last to first; sum_groups: out is the sum over groups
         (batch, L, 1, C) instead of (batch, L, G, C). Inputs in one float dtype, any strides.
         Returns (out, last_state (batch, G, C, N), no gradient); positions past a length give 0."""
-        batch, length, n_groups, dim = u.shape
+        batch, length, n_groups, dim = map(int, u.shape)  # ints, also while jit tracing (fvcore)
+        n_state = int(A.shape[-1])
         dtype = _np_dtype(u)
         lengths = torch.full((batch,), length, dtype=torch.int64) if lengths is None else lengths
         reverse = _or_zeros(reverse, n_groups, dtype=torch.bool)
         out = torch.empty(batch, length, 1 if sum_groups else n_groups, dim, dtype=u.dtype)
-        chunk_states = torch.empty(batch, n_groups, -(-length // CHUNK), A.shape[-1], dim, dtype=u.dtype)
-        last_state = torch.empty(batch, n_groups, dim, A.shape[-1], dtype=u.dtype)
+        chunk_states = torch.empty(batch, n_groups, -(-length // CHUNK), n_state, dim, dtype=u.dtype)
+        last_state = torch.empty(batch, n_groups, dim, n_state, dtype=u.dtype)
         operands = [strided(x, 4, dtype) for x in (u, delta, z, B, C, out)]
         scan_forward(*(flat for flat, _ in operands[:5]), np.stack([st for _, st in operands]),
                      dense(A, 3, dtype), dense(_or_zeros(D, n_groups, dim, dtype=u.dtype), 2, dtype),
@@ -51,8 +52,8 @@ class SelectiveScanCPU(torch.autograd.Function):
     def backward(ctx, dout, _dlast_state):
         u, delta, A, B, C, D, z, delta_bias, chunk_states, lengths, reverse = ctx.saved_tensors
         delta_softplus, has_initial_state = ctx.flags
-        batch, length, n_groups, dim = u.shape
-        n_state = A.shape[-1]
+        batch, length, n_groups, dim = map(int, u.shape)
+        n_state = int(A.shape[-1])
         dtype = _np_dtype(u)
         slices = n_slices(batch, dim)
         du, ddelta = torch.empty_like(u), torch.empty_like(delta)
