@@ -339,6 +339,8 @@ def scan_backward(u, delta, z, B, C, dout, s, A, D, bias, chunk_states, lengths,
         dA_acc = np.zeros((n_state, LANES), dtype=np.float64)
         dD_acc = np.zeros(LANES, dtype=np.float64)
         dbias_acc = np.zeros(LANES, dtype=np.float64)
+        dD_chunk = np.zeros(LANES, dtype=u.dtype)
+        dbias_chunk = np.zeros(LANES, dtype=u.dtype)
         D_v = np.zeros(LANES, dtype=u.dtype)
         bias_v = np.zeros(LANES, dtype=u.dtype)
         S = np.zeros(LANES, dtype=u.dtype)
@@ -411,15 +413,19 @@ def scan_backward(u, delta, z, B, C, dout, s, A, D, bias, chunk_states, lengths,
                             if use_softplus and raw[i, w] <= SOFTPLUS_THRESHOLD:  # softplus' = sigmoid
                                 d_dt *= sigmoid(raw[i, w])
                             ddt[i, w] = d_dt
+                    dD_chunk[:] = 0
+                    dbias_chunk[:] = 0
                     for i in range(nt):
                         t = _position(i0 + i, n_valid, rev)
                         _scatter(du, sd[0], b, t, g, c0, nw, dut[i], False)
                         _scatter(ddelta, sd[1], b, t, g, c0, nw, ddt[i], False)
                         for w in range(LANES):
-                            dD_acc[w] += gt[i, w] * ut[i, w]
-                            dbias_acc[w] += ddt[i, w]
-                    for n in range(n_state):
-                        for w in range(LANES):
+                            dD_chunk[w] += gt[i, w] * ut[i, w]
+                            dbias_chunk[w] += ddt[i, w]
+                    for w in range(LANES):
+                        dD_acc[w] += dD_chunk[w]
+                        dbias_acc[w] += dbias_chunk[w]
+                        for n in range(n_state):
                             dA_acc[n, w] += dA_chunk[n, w]
                             dA_chunk[n, w] = 0
                 dut[0, :] = 0
@@ -515,6 +521,8 @@ def conv_backward(x, sx, weight, bias, state, use_state, lengths, reverse, lengt
         row = np.zeros(LANES, dtype=x.dtype)
         wt = np.zeros((width, LANES), dtype=x.dtype)
         bias_v = np.zeros(LANES, dtype=x.dtype)
+        dw_chunk = np.zeros((width, LANES), dtype=x.dtype)
+        db_chunk = np.zeros(LANES, dtype=x.dtype)
         dw_acc = np.zeros((width, LANES), dtype=np.float64)
         db_acc = np.zeros(LANES, dtype=np.float64)
         for blk in range(first, min(first + per_slice, n_blocks)):
@@ -553,12 +561,14 @@ def conv_backward(x, sx, weight, bias, state, use_state, lengths, reverse, lengt
                             dp[i, w] *= sg * (one + pre[i, w] * (one - sg))
                     for k in range(width - 1):
                         dp[nt + k, :] = carry[k, :]
+                    dw_chunk[:, :] = 0
+                    db_chunk[:] = 0
                     for i in range(nt):
                         for w in range(LANES):
-                            db_acc[w] += dp[i, w]
+                            db_chunk[w] += dp[i, w]
                         for k in range(width):
                             for w in range(LANES):
-                                dw_acc[k, w] += dp[i, w] * xt[i + k, w]
+                                dw_chunk[k, w] += dp[i, w] * xt[i + k, w]
                         row[:] = 0
                         for k in range(width):
                             for w in range(LANES):
@@ -566,6 +576,10 @@ def conv_backward(x, sx, weight, bias, state, use_state, lengths, reverse, lengt
                         _scatter(dx, sdx, b, _position(i0 + i, n_valid, rev), g, c0, nw, row, accumulate)
                     for k in range(width - 1):
                         carry[k, :] = dp[k, :]
+                    for w in range(LANES):
+                        db_acc[w] += db_chunk[w]
+                        for k in range(width):
+                            dw_acc[k, w] += dw_chunk[k, w]
                 for p in range(width - 1):  # the initial state's slots: inputs at scanned index p - (K-1)
                     row[:] = 0
                     for k in range(p + 1):
