@@ -21,3 +21,15 @@ def rel_err(actual: torch.Tensor, expected: torch.Tensor) -> float:
     """max |actual - expected| / max |expected|: one number per tensor, robust to near-zero entries."""
     scale = expected.detach().abs().max().clamp_min(1e-30)
     return ((actual.detach().double() - expected.detach().double()).abs().max() / scale).item()
+
+
+@pytest.fixture
+def toy_dir(tmp_path, monkeypatch):
+    """A working directory holding the engine toy task's data at the configs' relative data_root."""
+    import engine_toy
+    monkeypatch.chdir(tmp_path)
+    engine_toy.make_toy_data(engine_toy.TASK.toy_data_root)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny model: a second thread only adds contention on 2 cores
+    yield tmp_path
+    torch.set_num_threads(threads)

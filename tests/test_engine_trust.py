@@ -22,16 +22,6 @@ NARROW, WIDE = str(CONFIGS / "toy_narrow.py"), str(CONFIGS / "toy_wide.py")
 _run_ids = itertools.count()
 
 
-@pytest.fixture
-def toy_dir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    engine_toy.make_toy_data(engine_toy.TASK.toy_data_root)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield tmp_path
-    torch.set_num_threads(threads)
-
-
 def runner_for(work_dir, config=NARROW, **cfg_options):
     cfg = load_config(config, cfg_options)
     cfg.work_dir = str(work_dir)
