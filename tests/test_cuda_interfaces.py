@@ -2,6 +2,10 @@
 modules are the strict stand-ins of tests/cuda_standin.py (fixture `standin_kernels`). Proves argument
 order, layouts, contiguity, dtypes, optional D / z / delta_bias, the last state and the gradients as
 far as a CPU can; the kernels' own numerics are checked on a GPU (tools/gpu_check.sh)."""
+import importlib.metadata
+import re
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -11,6 +15,7 @@ from common.ops import causal_conv1d, resolve_backend, selective_scan
 from conftest import rel_err
 from test_selective_scan import CASES, make_inputs, run
 
+ROOT = Path(__file__).resolve().parents[1]
 SCAN_CALLS = ("selective_scan_cuda.fwd", "selective_scan_cuda.bwd")
 CONV_CALLS = ("causal_conv1d_cuda.causal_conv1d_fwd", "causal_conv1d_cuda.causal_conv1d_bwd")
 
@@ -18,6 +23,15 @@ CONV_CALLS = ("causal_conv1d_cuda.causal_conv1d_fwd", "causal_conv1d_cuda.causal
 def selective_scan_fn():
     from mamba_ssm.ops.selective_scan_interface import selective_scan_fn
     return selective_scan_fn
+
+
+def test_makefile_installs_the_pinned_versions():
+    tomllib = pytest.importorskip("tomllib")
+    pins = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["cuda"]
+    makefile = re.search(r"^CUDA_PACKAGES := (.*)$", (ROOT / "Makefile").read_text(), re.M).group(1).split()
+    assert sorted(makefile) == sorted(pins)
+    if cuda_standin.installed():
+        assert sorted(f"{p.split('==')[0]}=={importlib.metadata.version(p.split('==')[0])}" for p in pins) == sorted(pins)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"L{c[2]}-N{c[3]}-{c[4]}" for c in CASES])
