@@ -31,7 +31,8 @@ def test_makefile_installs_the_pinned_versions():
     makefile = re.search(r"^CUDA_PACKAGES := (.*)$", (ROOT / "Makefile").read_text(), re.M).group(1).split()
     assert sorted(makefile) == sorted(pins)
     if cuda_standin.installed():
-        assert sorted(f"{p.split('==')[0]}=={importlib.metadata.version(p.split('==')[0])}" for p in pins) == sorted(pins)
+        names = [pin.split("==")[0] for pin in pins]
+        assert sorted(f"{name}=={importlib.metadata.version(name)}" for name in names) == sorted(pins)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"L{c[2]}-N{c[3]}-{c[4]}" for c in CASES])
