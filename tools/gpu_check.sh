@@ -76,8 +76,10 @@ if [ "$DRY_RUN" = 0 ] && [ "$HAVE_GPU" != True ]; then
     die "torch sees no CUDA device (torch.cuda.is_available() is False); use --dry-run to check this script on a CPU"
 fi
 
+quoted() { printf '%s' "$1"; shift; printf ' %q' "$@"; echo; }
+
 run() {  # run CMD...: echo it, run it unless this is a dry run
-    echo "+ $*"
+    quoted + "$@"
     [ "$DRY_RUN" = 1 ] || "$@"
 }
 
@@ -140,17 +142,17 @@ step_install() {
 }
 
 shown() {  # shown CMD...: echo it, run it (a step's commands go into its log)
-    echo "\$ $*"
+    quoted '$' "$@"
     "$@"
 }
 
 step_test() {
     local rc=0
     if [ "$DRY_RUN" = 1 ]; then  # the CPU half: the cuda path through the stand-in kernels
-        shown "$PY" -m pytest -q -p no:cacheprovider -m "not cuda" tests/test_cuda_interfaces.py \
+        shown "$PY" -m pytest -q -p no:cacheprovider --disable-warnings -m "not cuda" tests/test_cuda_interfaces.py \
             tests/test_cuda_models.py || rc=1
     fi
-    shown "$PY" -m pytest -q -p no:cacheprovider -m cuda -rs tests || rc=1
+    shown "$PY" -m pytest -q -p no:cacheprovider --disable-warnings -m cuda -rs tests || rc=1
     return "$rc"
 }
 
