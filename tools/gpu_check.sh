@@ -86,6 +86,7 @@ run() {  # run CMD...: echo it, run it unless this is a dry run
 kernels_import() {
     "$PY" - "${PACKAGES[@]}" <<'EOF' 2> /dev/null
 import importlib.metadata, sys
+import torch  # noqa: F401  (first: the kernels link against its libraries)
 import selective_scan_cuda, causal_conv1d_cuda  # noqa: F401  (the compiled kernels)
 import mamba_ssm, causal_conv1d  # noqa: F401
 for pin in sys.argv[1:]:
