@@ -8,6 +8,7 @@ import torch
 from common.engine import TaskSpec
 
 from . import datasets, hooks, metrics, models  # noqa: F401  (registers the components)
+from .convert import convert_checkpoint
 from .plots import plot_predictions
 from .toy import make_toy_data
 
@@ -32,4 +33,6 @@ TASK = TaskSpec(
                    "tail_verb", "tail_noun", "tail_action", "stream_ms"),
     flops_inputs=flops_inputs,
     plot_predictions=plot_predictions,
+    demo_epochs=6,
+    convert_checkpoint=convert_checkpoint,
 )

@@ -1,6 +1,7 @@
 """Anticipation over time, the way online-detection papers (LSTR, TeSTra) draw it: for a few validation videos,
-the ground-truth actions as a colour strip and, per model, the probability it gives 1 s ahead to the action
-that does happen then (read from the tracks file AnticipationRecall writes at validation)."""
+the ground-truth actions as a colour strip, each model's top-1 anticipated action (1 s ahead) as a strip below
+it, and the probability each model gives 1 s ahead to the action that does happen then (read from the tracks
+file AnticipationRecall writes at validation)."""
 import os
 
 import numpy as np
@@ -32,28 +33,30 @@ def plot_predictions(cfg, runs, path, max_videos=3):
     videos = sorted(set.intersection(*(set(t) for t in tracks.values())))[:max_videos]
     if not videos:
         raise ValueError(f"the runs {sorted(runs)} have no track video in common")
-    fig, axes = plt.subplots(2 * len(videos), 1, figsize=(12, 3.2 * len(videos)), squeeze=False,
-                             gridspec_kw=dict(height_ratios=[1, 5] * len(videos)))
+    models = list(tracks)
+    fig = plt.figure(figsize=(12, (1.6 + 0.3 * len(models)) * 2 * len(videos)))
     colours = plt.get_cmap("tab20")
-    for row, video in enumerate(videos):
-        strip, lines = axes[2 * row, 0], axes[2 * row + 1, 0]
-        first = next(iter(tracks.values()))[video]
+    for panel, video in zip(np.atleast_1d(fig.subfigures(len(videos), 1)), videos):
+        axes = panel.subplots(len(models) + 2, 1, gridspec_kw=dict(height_ratios=[1] * (len(models) + 1) + [4]))
+        first = tracks[models[0]][video]
         seconds = (first["ends"] + gap) / FPS
-        labels = first["labels"]
-        image = np.ones((1, len(labels), 3))
-        image[0, labels >= 0] = [colours(label % 20)[:3] for label in labels[labels >= 0]]
-        strip.imshow(image, aspect="auto", extent=(seconds[0], seconds[-1], 0, 1), interpolation="nearest")
-        strip.set_yticks([])
-        strip.set_xticks([])
-        strip.set_title(f"{video}: ground-truth actions (colour = class) and P(true action, 1 s ahead)", fontsize=9)
-        for label, runs_tracks in tracks.items():
-            lines.plot(seconds, runs_tracks[video]["label_scores"], lw=1.2, label=label)
+        for ax, name, classes in zip(axes, ["ground truth", *models],
+                                     [first["labels"], *(tracks[m][video]["top"][:, 0] for m in models)]):
+            image = np.ones((1, len(classes), 3))
+            image[0, classes >= 0] = [colours(c % 20)[:3] for c in classes[classes >= 0]]
+            ax.imshow(image, aspect="auto", extent=(seconds[0], seconds[-1], 0, 1), interpolation="nearest")
+            ax.set_yticks([0.5], [name], fontsize=7)
+            ax.set_xticks([])
+        axes[0].set_title(f"{video}: action at each tick (colour = class; a model's strip: its top-1, 1 s ahead) "
+                          "and the probability given to the true action 1 s ahead", fontsize=9)
+        lines = axes[-1]
+        for model in models:
+            lines.plot(seconds, tracks[model][video]["label_scores"], lw=1.2, label=model)
         lines.set_xlim(seconds[0], seconds[-1])
         lines.set_ylim(0, 1)
-        lines.set_ylabel("probability")
+        lines.set_ylabel("P(true action)", fontsize=8)
+        lines.set_xlabel("time of the anticipated tick (s)", fontsize=8)
         lines.grid(alpha=0.3)
-    axes[-1, 0].set_xlabel("time of the anticipated tick (s)")
-    axes[1, 0].legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+        lines.legend(loc="upper right", fontsize=7)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from testra_mamba.datasets import EK100AnticipationDataset, anticipation_collate
-from testra_mamba.toy import make_toy_data
 
 DIMS = (3, 2)
 ACTIONS = ((0, 0), (1, 0), (1, 1))  # action -> (verb, noun): 2 verbs, 2 nouns
@@ -115,22 +114,6 @@ def test_clip_mixup_replaces_earlier_segments_in_the_long_span_only(tmp_path):
         assert set(ticks[replaced]) == set(range(4, 11))
         donor = history[replaced] - 1000
         assert np.all(np.diff(donor) == 1) and donor.min() >= 10 and donor.max() < 40  # a run of the donor segment
-
-
-def test_loader_reads_the_toy_set(tmp_path):
-    make_toy_data(str(tmp_path), seed=3)
-    ann = tmp_path / "annotations"
-    train = EK100AnticipationDataset(str(tmp_path), str(ann), "training", True, feature_dims=(32, 32))
-    val = EK100AnticipationDataset(str(tmp_path), str(ann), "validation", False, feature_dims=(32, 32))
-    item = train[0]
-    assert item["history"].shape == (276, 64) and item["action"].shape[0] == 12
-    participants = {s.participant for s in val.segments} - {s.participant for s in train.segments}
-    unseen = set((ann / "validation_unseen_participants_ids.csv").read_text().split())
-    assert participants and unseen == {s.id for s in val.segments if s.participant in participants}
-    tail = set((ann / "validation_tail_actions_ids.csv").read_text().split())
-    assert tail and tail < {s.id for s in val.segments}
-    counts = np.bincount([s.action for s in train.segments])
-    assert counts.max() > 10 * max(1, np.sort(counts[counts > 0])[0])  # a long tail
 
 
 def break_set(root, case):

@@ -8,7 +8,7 @@ EK100's class counts (97 verbs, 300 nouns, 3806 actions, written to a temporary 
 the toy configs' models (reads data/toy/testra_mamba/annotations). Features are random: the cost does not
 depend on them. Each model consumes the video tick by tick (state updates; the readouts in between change no
 state and are skipped, TeSTra's recompute only buffers the features), and at each mark `steps` ticks of
-update + readout are timed (median). State memory: TeSTra stream = ESA sums, logit/value and feature rings;
+update + readout are timed (median), alternating between the models so that changing load hits all alike. State memory: TeSTra stream = ESA sums, logit/value and feature rings;
 recompute = the window's raw features; Mamba = per layer its conv inputs and SSM state.
 """
 import argparse
@@ -71,24 +71,29 @@ class Recompute:
         return sum(t.numel() * t.element_size() for t in state["window"])
 
 
-def bench(method, nbytes, in_dim, marks, steps, device):
-    """[(ticks, median ms per tick, state bytes)] at each mark (in ticks)."""
-    state, seen, rows = method.stream_init(1, device), 0, []
+def bench(methods, in_dim, marks, steps, device):
+    """{name: [(ticks, median ms per tick, state bytes)] at each mark (in ticks)}. The timed ticks alternate
+    between the methods, so a machine whose load changes slows them alike."""
+    states = {name: method.stream_init(1, device) for name, (method, _) in methods.items()}
+    rows, seen = {name: [] for name in methods}, 0
     with torch.no_grad():
         for mark in marks:
-            for _ in range(mark - seen):
-                state = method.stream_step(torch.randn(1, in_dim, device=device), state)
-            times = []
+            for name, (method, _) in methods.items():
+                for _ in range(mark - seen):
+                    states[name] = method.stream_step(torch.randn(1, in_dim, device=device), states[name])
+            times = {name: [] for name in methods}
             for _ in range(steps):
                 x = torch.randn(1, in_dim, device=device)
-                start = time.perf_counter()
-                state = method.stream_step(x, state)
-                method.stream_readout(state)
-                if device.type == "cuda":
-                    torch.cuda.synchronize()
-                times.append(time.perf_counter() - start)
+                for name, (method, _) in methods.items():
+                    start = time.perf_counter()
+                    states[name] = method.stream_step(x, states[name])
+                    method.stream_readout(states[name])
+                    if device.type == "cuda":
+                        torch.cuda.synchronize()
+                    times[name].append(time.perf_counter() - start)
             seen = mark + steps
-            rows.append((seen, 1000 * statistics.median(times), nbytes(state)))
+            for name, (_, nbytes) in methods.items():
+                rows[name].append((seen, 1000 * statistics.median(times[name]), nbytes(states[name])))
     return rows
 
 
@@ -118,12 +123,10 @@ def main():
           f"{args.steps} timed ticks per mark (median)")
     print("| method | " + " | ".join(f"{m:g} min: ms/tick" for m in args.minutes) + " | state memory (KiB) |")
     print("|---|" + "---|" * len(args.minutes) + "---|")
-    results = {}
-    for name, (method, nbytes) in methods.items():
-        rows = bench(method, nbytes, in_dim, marks, args.steps, device)
-        results[name] = rows
+    results = bench(methods, in_dim, marks, args.steps, device)
+    for name, rows in results.items():
         memory = " / ".join(f"{b / 1024:.0f}" for _, _, b in rows)
-        print(f"| {name} | " + " | ".join(f"{ms:.2f}" for _, ms, _ in rows) + f" | {memory} |", flush=True)
+        print(f"| {name} | " + " | ".join(f"{ms:.2f}" for _, ms, _ in rows) + f" | {memory} |")
     print("\nratios (per-tick latency):")
     for name, rows in results.items():
         print(f"  {name}: " + ", ".join(f"{m:g} min / {args.minutes[0]:g} min = {ms / rows[0][1]:.2f}"

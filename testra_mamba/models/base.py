@@ -7,9 +7,9 @@ The evaluated row is the anticipation query at tick e + gap (gap = 4 ticks = 1 s
 
 Subclasses implement `forward_window(history, start)` (training windows, (B, H, C) -> hidden rows
 (B, R, D)) and `anticipate(features, ends)` (one video (L, C), window ends (P,) -> hidden (P, D) of the
-evaluated query), plus `stream_init(batch)` / `stream_step(x (B, C), state) -> state` / `stream_readout(state)`: one tick at a
-time, a state of constant size, readout = the anticipation rows' logits of the window ending at the last tick
-(dict of (B, Q, classes + 1)).
+evaluated query), plus `stream_init(batch)`, `stream_step(x (B, C), state) -> state` and
+`stream_readout(state)`: one tick at a time, a state of constant size, readout = the anticipation rows' logits
+of the window ending at the last tick (dict of (B, Q, classes + 1)).
 """
 import torch
 import torch.nn.functional as F
@@ -44,10 +44,11 @@ class AnticipationModel(BaseModel):
         self.work_ticks, self.work_stride = work_memory["ticks"], work_memory["stride"]
         self.ant_ticks, self.ant_stride = anticipation["ticks"], anticipation["stride"]
         self.num_work_rows, self.num_queries = self.work_ticks // self.work_stride, self.ant_ticks // self.ant_stride
-        if anticipation_gap_ticks % self.ant_stride or not 0 <= anticipation_gap_ticks // self.ant_stride < self.num_queries:
+        query = anticipation_gap_ticks // self.ant_stride
+        if anticipation_gap_ticks % self.ant_stride or not 0 <= query < self.num_queries:
             raise ValueError(f"anticipation_gap_ticks={anticipation_gap_ticks} must be a query's offset: a multiple "
                              f"of {self.ant_stride} below {self.ant_ticks}")
-        self.eval_row = self.num_work_rows + anticipation_gap_ticks // self.ant_stride
+        self.eval_row = self.num_work_rows + query
         self.d_model = d_model
         self.eql_gamma = eql["gamma"]
         self.register_buffer("rare_actions", torch.from_numpy(ann.action_frequencies() < eql["lambda_"]),

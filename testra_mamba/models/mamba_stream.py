@@ -49,7 +49,8 @@ class MambaStreamAnticipator(AnticipationModel):
         self.feature_head = FeatureHead(sum(input_dims), d_model)
         self.dropout = nn.Dropout(dropout)
         self.dec_query = nn.Embedding(self.num_queries, d_model)
-        self.layers = nn.ModuleList(AddNormBlock(d_model, "mamba", mixer_cfg, "rms", norm_eps) for _ in range(num_layers))
+        self.layers = nn.ModuleList(AddNormBlock(d_model, "mamba", mixer_cfg, "rms", norm_eps)
+                                    for _ in range(num_layers))
         self.norm_f = RMSNorm(d_model, norm_eps)
 
     def tokens(self, features):
@@ -100,8 +101,8 @@ class MambaStreamAnticipator(AnticipationModel):
 
     def _read_queries(self, pending, hidden):
         """Runs the queries from the states of `pending` [(row, per-layer states)] as one batch."""
-        layers = [MambaState(conv=torch.cat([s[j].conv for _, s in pending]), ssm=torch.cat([s[j].ssm for _, s in pending]))
-                  for j in range(len(self.layers))]
+        layers = [MambaState(conv=torch.cat([states[j].conv for _, states in pending]),
+                             ssm=torch.cat([states[j].ssm for _, states in pending])) for j in range(len(self.layers))]
         out = self.scan(self.queries(len(pending)), layers)[0]
         hidden[[i for i, _ in pending]] = out[:, self.eval_row - self.num_work_rows]
 

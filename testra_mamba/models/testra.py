@@ -53,7 +53,7 @@ class TeSTraStreamState:
 
     seen: ticks consumed (the current window ends there). work: ring of the last W raw features.
     logits / values: ring of the last long + W + stride ticks' ESA logits (B, heads, Q) and values (B, heads,
-    d_head), float64. windows: one ESAWindow per stride phase. queries / compress_tgt: the first compression
+    d_head). windows: one ESAWindow per stride phase (float64 sums). queries / compress_tgt: the first compression
     layer's projected queries and self-attention output, fixed in eval mode."""
     seen: int
     work: torch.Tensor
@@ -169,7 +169,8 @@ class TeSTra(AnticipationModel):
         hidden = []
         for part in ends.split(chunk):
             ticks = (part[:, None] - self.history_ticks + torch.arange(self.history_ticks, device=part.device))
-            hidden.append(self.forward_window(features[ticks.clamp(min=0)], part - self.history_ticks)[:, self.eval_row])
+            rows = self.forward_window(features[ticks.clamp(min=0)], part - self.history_ticks)
+            hidden.append(rows[:, self.eval_row])
         return torch.cat(hidden)
 
     # -- streaming -----------------------------------------------------------------------------------------
@@ -186,8 +187,8 @@ class TeSTra(AnticipationModel):
             state.queries = attn.project(state.compress_tgt, 0) * (attn.d_model // attn.num_heads) ** -0.5
             ring = self.long["ticks"] + self.work_ticks + self.long["stride"]
             heads, n_queries = state.queries.shape[1:3]
-            state.logits = torch.zeros(batch, ring, heads, n_queries, dtype=torch.float64, device=device)
-            state.values = torch.zeros(batch, ring, heads, attn.d_model // heads, dtype=torch.float64, device=device)
+            state.logits = torch.zeros(batch, ring, heads, n_queries, device=device)
+            state.values = torch.zeros(batch, ring, heads, attn.d_model // heads, device=device)
         return state
 
     @torch.no_grad()
@@ -202,8 +203,8 @@ class TeSTra(AnticipationModel):
         h = self.feature_head_long(x)[:, None]
         key, value = attn.project(h, 1)[:, :, 0], attn.project(h, 2)[:, :, 0]
         ring, stride = state.logits.shape[1], self.long["stride"]
-        state.logits[:, tick % ring] = torch.einsum("bhqd,bhd->bhq", state.queries, key).double()
-        state.values[:, tick % ring] = value.double()
+        state.logits[:, tick % ring] = torch.einsum("bhqd,bhd->bhq", state.queries, key)
+        state.values[:, tick % ring] = value
         if tick == 0:  # every phase's window starts as tick 0 alone (upstream's padding of the first windows)
             state.windows = [ESAWindow(state.logits[:, 0], state.values[:, 0], self.long["decay"], self.num_long)
                              for _ in range(stride)]

@@ -15,9 +15,10 @@ anticipation = dict(ticks=8, stride=4)
 anticipation_gap_ticks = 4  # RULSTM's 1 s anticipation time
 
 dataset = dict(type="EK100AnticipationDataset", data_root=data_root, annotations=annotations,
-               feature_dims=(1024, 1024), long_memory_ticks=long_memory["ticks"], work_memory_ticks=work_memory["ticks"],
-               work_memory_stride=work_memory["stride"], anticipation_ticks=anticipation["ticks"],
-               anticipation_stride=anticipation["stride"], anticipation_gap_ticks=anticipation_gap_ticks)
+               feature_dims=(1024, 1024), long_memory_ticks=long_memory["ticks"],
+               work_memory_ticks=work_memory["ticks"], work_memory_stride=work_memory["stride"],
+               anticipation_ticks=anticipation["ticks"], anticipation_stride=anticipation["stride"],
+               anticipation_gap_ticks=anticipation_gap_ticks)
 train_dataloader = dict(
     batch_size=32, num_workers=4, persistent_workers=True,
     sampler=dict(type="DefaultSampler", shuffle=True),
