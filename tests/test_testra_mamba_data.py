@@ -1,9 +1,12 @@
 """TeSTra's EK100 layout and RULSTM's CSVs: window layout and sampling as upstream, evaluation items,
 clip mixup, the loader's errors, and the toy set's format."""
+import json
+
 import numpy as np
 import pytest
 
 from testra_mamba.datasets import EK100AnticipationDataset, anticipation_collate
+from testra_mamba.metrics import AnticipationRecall
 
 DIMS = (3, 2)
 ACTIONS = ((0, 0), (1, 0), (1, 1))  # action -> (verb, noun): 2 verbs, 2 nouns
@@ -166,3 +169,25 @@ def test_non_finite_features_are_an_error_when_read(tmp_path):
     np.save(tmp_path / "rgb_kinetics_bninception" / "P01_01.npy", feats)
     with pytest.raises(ValueError, match=r"rgb_kinetics_bninception/P01_01.npy: non-finite values at tick\(s\) \[30\]"):
         dataset(tmp_path, "validation", False)[0]
+
+
+def test_unlabelled_challenge_split_gives_scores_and_json_only(tmp_path):
+    write_set(tmp_path, {"P01_01": (80, [(300, 330, 1, 1, 2)])}, splits=("training",))
+    write_video(tmp_path, "P30_01", 60, [])
+    for folder in ("target_perframe", "verb_perframe", "noun_perframe"):  # the test split has no labels
+        (tmp_path / folder / "P30_01.npy").unlink()
+    (tmp_path / "annotations" / "test_timestamps.csv").write_text("t0,P30_01,300,330\nt1,P30_01,10,40\n")
+    ds = dataset(tmp_path, "test_timestamps", False)
+    item = ds[0]
+    assert item["ends"].tolist() == [36] and item["segment_ids"] == ["t0"] and item["discarded"] == ["t1"]
+    metric = AnticipationRecall(challenge_file="challenge.json")
+    metric.dataset_meta, metric.out_dir = ds.metainfo, str(tmp_path)
+    probs = dict(verb=np.array([[0.3, 0.7]]), noun=np.array([[0.9, 0.1]]), action=np.array([[0.2, 0.5, 0.3]]))
+    metric.process(None, [dict(item, **probs, track_action=np.zeros((0, 3)))])
+    assert metric.evaluate(1) == {}
+    with np.load(tmp_path / "anticipation_scores.npz") as scores:
+        assert scores["ids"].tolist() == ["t0", "t1"]
+        assert np.allclose(scores["action_scores"], [[0.2, 0.5, 0.3], [0, 0, 0]])
+    results = json.loads((tmp_path / "challenge.json").read_text())["results"]
+    assert results["t0"]["action"] == pytest.approx({"1,0": 0.5, "1,1": 0.3, "0,0": 0.2})
+    assert list(results["t0"]["action"]) == ["1,0", "1,1", "0,0"] and results["t1"]["verb"] == {"0": 0, "1": 0}

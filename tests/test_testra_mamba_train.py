@@ -71,7 +71,7 @@ def test_short_training_beats_chance_and_scores_rescore(toy_root, tmp_path, caps
     runner.train()
     val = json.loads((tmp_path / "val_metrics.json").read_text())
     chance = chance_recall(runner.model.classifier.out_features - 1)
-    assert val["overall_action"] > 2 * chance and val["overall_verb"] > 75 and val["stream_ms"] > 0
+    assert val["overall_action"] > 3 * chance and val["overall_verb"] > 70 and val["stream_ms"] > 0
 
     cfg = toy_config(toy_root, tmp_path / "test", epochs)
     cfg.load_from = str(tmp_path / f"epoch_{epochs}.pth")
