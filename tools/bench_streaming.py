@@ -8,8 +8,9 @@ EK100's class counts (97 verbs, 300 nouns, 3806 actions, written to a temporary 
 the toy configs' models (reads data/toy/testra_mamba/annotations). Features are random: the cost does not
 depend on them. Each model consumes the video tick by tick (state updates; the readouts in between change no
 state and are skipped, TeSTra's recompute only buffers the features), and at each mark `steps` ticks of
-update + readout are timed (median), alternating between the models so that changing load hits all alike. State memory: TeSTra stream = ESA sums, logit/value and feature rings;
-recompute = the window's raw features; Mamba = per layer its conv inputs and SSM state.
+update + readout are timed (median), alternating between the models so that changing load hits all alike.
+State memory: TeSTra stream = ESA sums, logit / value and feature rings; recompute = the window's raw
+features; Mamba = per layer its conv inputs and SSM state.
 """
 import argparse
 import collections
