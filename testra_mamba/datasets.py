@@ -298,7 +298,7 @@ class EK100AnticipationDataset(torch.utils.data.Dataset):
         self.ann = EK100Annotations(annotations)
         self.split, self.training = split, training
         self.segments = self.ann.segments(split)
-        self.long_ticks, self.work_ticks, self.work_stride = long_memory_ticks, work_memory_ticks, work_memory_stride
+        self.work_ticks, self.work_stride = work_memory_ticks, work_memory_stride
         self.ant_ticks, self.ant_stride, self.gap = anticipation_ticks, anticipation_stride, anticipation_gap_ticks
         self.history_ticks = history_ticks or long_memory_ticks + work_memory_ticks
         if self.history_ticks < work_memory_ticks:
