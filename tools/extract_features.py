@@ -32,6 +32,7 @@ MULTI_CROPS = ("ThreeCrop", "TenCrop")
 def clip_pipeline(test_pipeline):
     """The config's test pipeline for given frame indices: its sampler dropped, multi-crop made one centre crop."""
     from mmengine.dataset import Compose
+    from mmengine.registry import DefaultScope
     steps = []
     for step in test_pipeline:
         step = dict(step)
@@ -40,7 +41,8 @@ def clip_pipeline(test_pipeline):
         if step["type"] in MULTI_CROPS:
             step = dict(type="CenterCrop", crop_size=step["crop_size"])
         steps.append(step)
-    return Compose(steps)
+    with DefaultScope.overwrite_default_scope("mmaction"):
+        return Compose(steps)
 
 
 def clip_starts(num_frames: int, span: int, stride: int) -> list:

@@ -8,7 +8,12 @@ from . import datasets, metrics, models  # noqa: F401,E402  (registration)
 import torch  # noqa: E402
 
 from common.engine import TaskSpec  # noqa: E402
+from .convert import convert_checkpoint  # noqa: E402
+from .plot import plot_predictions  # noqa: E402
 from .toy import make_toy_data  # noqa: E402
+
+
+DEMO_EPOCHS = 6
 
 
 def flops_inputs(cfg):
@@ -25,4 +30,7 @@ TASK = TaskSpec(
                           for name in ("vit_joint", "vivim", "timesformer", "timemamba", "single_frame")),
     table_metrics=("acc/top1", "acc/top5"),
     flops_inputs=flops_inputs,
+    plot_predictions=plot_predictions,
+    demo_epochs=DEMO_EPOCHS,
+    convert_checkpoint=convert_checkpoint,
 )
