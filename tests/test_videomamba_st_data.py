@@ -196,3 +196,21 @@ def test_feature_extraction_writes_one_row_per_clip(toy_root, tmp_path):
     with torch.no_grad():
         expected = model.backbone(batch["inputs"].flatten(0, 1))[0].numpy()
     np.testing.assert_allclose(feats[:, 3], expected, atol=1e-5)
+
+
+def test_plot_predictions_draws_every_run_on_shared_videos(toy_root, tmp_path):
+    from videomamba_st import TASK
+    videos = sorted(os.listdir(f"{toy_root}/videos_val"))
+    runs = {}
+    for i, label in enumerate(("ViT joint", "ViViM")):
+        work_dir = tmp_path / label.replace(" ", "_")
+        work_dir.mkdir()
+        scores = np.eye(len(toy.CLASSES))[np.roll(np.arange(len(videos)), i)]
+        write_predictions(str(work_dir / "predictions.json"), [f"{toy_root}/videos_val/{v}" for v in videos],
+                          list(range(len(videos))), scores)
+        runs[label] = str(work_dir)
+    cfg = load_config(os.path.join(CONFIGS, "toy/vit_joint.py"),
+                      {"val_dataloader.dataset.ann_file": f"{toy_root}/val_list_videos.txt"})
+    path = tmp_path / "predictions.png"
+    TASK.plot_predictions(cfg, runs, str(path))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000

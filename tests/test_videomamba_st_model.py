@@ -267,10 +267,14 @@ def test_unknown_checkpoint_is_refused():
 @pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(CONFIGS, "*.py"))), ids=os.path.basename)
 def test_real_data_configs_build_their_model(path):
     cfg = load_config(path)
-    cfg.model.backbone.pop("pretrained", None)
-    model = MODELS.build(cfg.model)
     backbone = cfg.model.backbone
-    assert backbone.num_frames == 16 and backbone.img_size == 224
     name = os.path.basename(path)
+    assert backbone.num_frames == 16 and backbone.img_size == 224 and backbone.patch_size == 16
+    depth_key = "depth" if backbone.type == "ViViM" else "num_transformer_layers"
+    assert backbone[depth_key] == (24 if backbone.type == "ViViM" else 12)
+    backbone.pop("pretrained", None)
+    backbone[depth_key] = 1  # the rest of the model as configured, built quickly
+    model = MODELS.build(cfg.model)
     assert model.cls_head.fc_cls.out_features == (400 if name.startswith("kinetics400") else
                                                   97 if "_verb_" in name else 300)
+    assert model.cls_head.fc_cls.in_features == backbone.embed_dims
