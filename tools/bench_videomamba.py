@@ -74,7 +74,8 @@ def main():
     print(f"backbone forward+backward, batch 1, {IMG} x {IMG}, patch {PATCH}, width {args.embed_dims}, ViT "
           f"{args.vit_depth} blocks / ViViM {2 * args.vit_depth}, fp32, {device}; median of {args.repeats} after "
           f"a warm-up; memory cap {MEMORY_LIMIT_GIB} GiB")
-    print("| frames | tokens | backbone | params (M) | s / step | peak MiB |\n| ---: | ---: | --- | ---: | ---: | ---: |")
+    print("| frames | tokens | backbone | params (M) | s / step | peak MiB |\n"
+          "| ---: | ---: | --- | ---: | ---: | ---: |")
     results = {}
     for frames in args.frames:
         tokens = frames * (IMG // PATCH) ** 2

@@ -41,8 +41,9 @@ def plot_predictions(cfg, runs: dict, path: str) -> None:
         reader = decord.VideoReader(filename)
         frames = reader.get_batch(np.linspace(0, len(reader) - 1, NUM_FRAMES).astype(int).tolist()).asnumpy()
         row[0].imshow(np.concatenate(list(frames), axis=1))
-        row[0].set_title(f"{os.path.basename(filename)}: true class {name(next(iter(predictions.values()))[filename]['label'])}"
-                         f"  (frames left to right in time)", fontsize=9, loc="left")
+        truth = next(iter(predictions.values()))[filename]["label"]
+        row[0].set_title(f"{os.path.basename(filename)}: true class {name(truth)}  (frames left to right in time)",
+                         fontsize=9, loc="left")
         lines = []
         for label, videos in predictions.items():
             video = videos[filename]

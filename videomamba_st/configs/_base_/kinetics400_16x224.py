@@ -64,8 +64,9 @@ test_evaluator = val_evaluator
 model = dict(_scope_="mmaction", type="Recognizer3D", data_preprocessor=dict(
     type="ActionDataPreprocessor", mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
     format_shape="NCTHW",
-    blending=dict(type="RandomBatchAugment", augments=[dict(type="MixupBlending", alpha=0.8, num_classes=num_classes),
-                                                        dict(type="CutmixBlending", alpha=1.0, num_classes=num_classes)])))
+    blending=dict(type="RandomBatchAugment",
+                  augments=[dict(type="MixupBlending", alpha=0.8, num_classes=num_classes),
+                            dict(type="CutmixBlending", alpha=1.0, num_classes=num_classes)])))
 
 # lr 2e-4 per 256 samples, scaled by the suite's 16 GPUs x 32 clips x 2 views: 8e-4; warm-up from 4e-6 over 5
 # epochs, cosine to 4e-6, per iteration. bf16 autocast as the run scripts (--bf16; GPU only: on CPU use
