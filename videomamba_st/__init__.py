@@ -13,7 +13,7 @@ from .plot import plot_predictions  # noqa: E402
 from .toy import make_toy_data  # noqa: E402
 
 
-DEMO_EPOCHS = 6
+DEMO_EPOCHS = 3  # the demo budget (<= 3 min on 2 idle cores, estimated): the schedule scaled from 10 epochs
 
 
 def flops_inputs(cfg):
