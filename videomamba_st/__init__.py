@@ -3,7 +3,9 @@
 Importing the package makes mmaction2 importable here (videomamba_st.mmaction_import) and registers the backbones,
 the metric and the EPIC-Kitchens data set into mmaction2's registries; `TASK` describes the task to the tools.
 """
-from . import mmaction_import  # noqa: F401  (first: makes mmaction2's registries importable)
+import common  # noqa: F401  (before torch loads: the OpenMP wait policy, see common/__init__.py)
+
+from . import mmaction_import  # noqa: F401,E402  (before any registry lookup: makes mmaction2 importable)
 from . import datasets, metrics, models  # noqa: F401,E402  (registration)
 import torch  # noqa: E402
 
