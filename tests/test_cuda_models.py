@@ -78,6 +78,21 @@ def mixer_case(kind, kw):
     return mixer, x, mask
 
 
+@pytest.fixture(scope="session")
+def toy_data_root(tmp_path_factory):
+    """A directory holding the toy data of the tasks asked for so far (a model may read its class
+    counts from the data, e.g. testra_mamba's actions.csv), at the configs' relative paths."""
+    root, written = tmp_path_factory.mktemp("toy_data"), set()
+
+    def with_task(name):
+        if name not in written:
+            task = get_task(name)
+            task.make_toy_data(str(root / task.toy_data_root))
+            written.add(name)
+        return root
+    return with_task
+
+
 def task_case(task_name, config):
     cfg = load_config(str(ROOT / config))
     torch.manual_seed(0)
@@ -103,7 +118,8 @@ def test_mixer_through_mamba_ssm_interfaces(standin_kernels, monkeypatch, kind, 
 
 
 @pytest.mark.parametrize("task_name, config", TASK_CONFIGS)
-def test_task_model_through_mamba_ssm_interfaces(standin_kernels, monkeypatch, task_name, config):
+def test_task_model_through_mamba_ssm_interfaces(standin_kernels, monkeypatch, toy_data_root, task_name, config):
+    monkeypatch.chdir(toy_data_root(task_name))
     model, inputs = task_case(task_name, config)
     expected, got = on_standin_and_cpu_path(monkeypatch, lambda: forward_backward(model, *inputs, mode="tensor"))
     calls = [standin_kernels[c] for c in KERNEL_CALLS]
@@ -135,7 +151,8 @@ def test_mixer_cuda_matches_cpu(exact_cuda_matmuls, kind, kw):
 
 @pytest.mark.cuda
 @pytest.mark.parametrize("task_name, config", TASK_CONFIGS)
-def test_task_model_cuda_matches_cpu(exact_cuda_matmuls, task_name, config):
+def test_task_model_cuda_matches_cpu(exact_cuda_matmuls, monkeypatch, toy_data_root, task_name, config):
+    monkeypatch.chdir(toy_data_root(task_name))
     model, inputs = task_case(task_name, config)
     expected = forward_backward(model, *inputs, mode="tensor")
     got = forward_backward(copy.deepcopy(model).cuda(), *[x.cuda() for x in inputs], mode="tensor")
