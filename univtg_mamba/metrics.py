@@ -219,7 +219,8 @@ def mr_r1(submission, ground_truth):
         windows = d["relevant_windows"]
         best_gt[d["qid"]] = windows[int(np.argmax(iou_cross([first[d["qid"]]], windows)[0]))]
     qids = list(first)
-    ious = iou_paired(np.array([first[q] for q in qids], dtype=float), np.array([best_gt[q] for q in qids], dtype=float))
+    ious = iou_paired(np.array([first[q] for q in qids], dtype=float),
+                      np.array([best_gt[q] for q in qids], dtype=float))
     return {str(t): percent(np.mean(ious >= t)) for t in RECALL_IOUS}, percent(np.mean(ious))
 
 
