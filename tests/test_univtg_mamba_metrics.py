@@ -77,7 +77,7 @@ def test_highlight_ap_is_sklearns_curve_averaged_over_recall_levels():
     assert precision.tolist() == pytest.approx([0.5, 2 / 3, 0.5, 1.0, 1.0])
     assert recall.tolist() == [1.0, 1.0, 0.5, 0.5, 0.0]
     assert highlight_ap(y_true, y_score) == pytest.approx((2 / 3 + 1) / 2)
-    assert highlight_ap(np.array([1.0, 0, 1, 0]), np.array([0.5, 0.5, 0.5, 0.1])) == pytest.approx(2 / 3)  # one tie group
+    assert highlight_ap(y_true, np.array([0.5, 0.5, 0.5, 0.1])) == pytest.approx(2 / 3)  # one tie group
     assert highlight_ap(np.zeros(4), y_score) == 0.0 and highlight_ap(np.ones(4), y_score) == 1.0
 
 
@@ -100,7 +100,8 @@ def test_query_sets_must_match_unless_asked_otherwise():
     ground_truth = [gt(1, [[0, 10]]), gt(2, [[0, 10]])]
     with pytest.raises(ValueError, match=r"differ: 1 without prediction \(e.g. \[2\]\)"):
         eval_submission([pred(1, [[0, 10, 1.0]])], ground_truth)
-    assert eval_submission([pred(1, [[0, 10, 1.0]])], ground_truth, match_number=False)["brief"]["MR-full-mAP-key"] == 100
+    shared = eval_submission([pred(1, [[0, 10, 1.0]])], ground_truth, match_number=False)
+    assert shared["brief"]["MR-full-mAP-key"] == 100
 
 
 @pytest.mark.parametrize("submission, message", [
@@ -116,7 +117,8 @@ def test_malformed_submissions_are_errors(submission, message):
 
 def test_malformed_ground_truth_is_an_error():
     with pytest.raises(ValueError, match="relevant_clip_ids"):
-        eval_submission([pred(1, [[0, 10, 1.0]], [1.0])], [gt(1, [[0, 10]], duration=10, clip_ids=[5], scores=[[1, 1, 1]])])
+        eval_submission([pred(1, [[0, 10, 1.0]], [1.0])],
+                        [gt(1, [[0, 10]], duration=10, clip_ids=[5], scores=[[1, 1, 1]])])
     with pytest.raises(ValueError, match="some queries have 'saliency_scores'"):
         eval_submission([pred(1, [[0, 1, 1.0]]), pred(2, [[0, 1, 1.0]])],
                         [gt(1, [[0, 10]], clip_ids=[0], scores=[[1, 1, 1]]), gt(2, [[0, 10]])])
@@ -133,7 +135,8 @@ def test_temporal_nms_uses_upstreams_overlap_and_keeps_the_last_candidate():
 
 def test_cli_prints_the_brief_dict_last_and_refuses_mismatched_queries(tmp_path, capsys):
     gt_file, sub_file = tmp_path / "gt.jsonl", tmp_path / "sub.jsonl"
-    ground_truth = [gt(1, [[0, 6]], duration=8, clip_ids=[0, 2], scores=[[4, 4, 0], [4, 2, 0]]), gt(2, [[0, 10]], 20, [0], [[2, 2, 2]])]
+    ground_truth = [gt(1, [[0, 6]], duration=8, clip_ids=[0, 2], scores=[[4, 4, 0], [4, 2, 0]]),
+                    gt(2, [[0, 10]], 20, [0], [[2, 2, 2]])]
     submission = [pred(1, [[0, 6, 1.0]], [0.9, 0.8, 0.7, 0.1]), pred(2, [[0, 8, 0.9]], [1.0] * 10)]
     gt_file.write_text("".join(json.dumps(d) + "\n" for d in ground_truth))
     sub_file.write_text("".join(json.dumps(d) + "\n" for d in submission))
