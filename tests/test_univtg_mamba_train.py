@@ -56,7 +56,8 @@ def test_short_training_grounds_the_query_and_its_submission_scores_alike(tmp_pa
     assert metrics["HL-min-VeryGood-Hit1-key"] > hit_ceiling + 15
 
     submission = tmp_path / "work" / "qvhighlights_val_submission.jsonl"
-    assert [json.loads(line)["qid"] for line in submission.read_text().splitlines()] == [d["qid"] for d in read_jsonl(val)]
+    qids = [json.loads(line)["qid"] for line in submission.read_text().splitlines()]
+    assert qids == [d["qid"] for d in read_jsonl(val)]
     capsys.readouterr()
     evaluate_main(["--submission", str(submission), "--ground-truth", val])
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == pytest.approx(metrics)

@@ -33,6 +33,6 @@ TASK = TaskSpec(
                    "HL-min-VeryGood-Hit1-key"),
     flops_inputs=flops_inputs,
     plot_predictions=plot_predictions,
-    demo_epochs=None,
+    demo_epochs=10,
     convert_checkpoint=convert_checkpoint,
 )
