@@ -167,6 +167,8 @@ def test_cuda_matches_cpu(name):
     with torch.no_grad():
         cpu = model(batch)
         gpu = model.cuda()({k: v.cuda() for k, v in batch.items()})
-    # the CUDA scan (mamba-ssm's kernel, or the torch path without it) is not bit-exact with the CPU one
+    # the CUDA scan (mamba-ssm's kernel, or the torch path without it) is not bit-exact with the CPU one;
+    # padded clips are left out (their saliency is log(1e-45), a denormal a GPU may flush to zero)
+    valid = batch["video_mask"]
     for x, y in zip(gpu, cpu):
-        torch.testing.assert_close(x.cpu(), y, rtol=6e-4, atol=2e-3)
+        torch.testing.assert_close(x.cpu()[valid], y[valid], rtol=6e-4, atol=2e-3)
