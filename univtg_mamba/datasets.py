@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from common.engine import DATASETS, FUNCTIONS
-from .metrics import _all_or_none, _unique_qids, check_ground_truth, has_labels, read_jsonl
+from .metrics import check_ground_truth, check_unique_qids, has_labels, is_number, read_jsonl
 
 L2_EPS = 1e-5  # UniVTG's l2_normalize_np_array
 
@@ -120,11 +120,12 @@ class MomentRetrievalDataset(torch.utils.data.Dataset):
         if self.labelled:
             check_ground_truth(self.items, ann_file)
         else:
-            _unique_qids(self.items, ann_file)
-            _all_or_none(self.items, "duration", ann_file)
+            check_unique_qids(self.items, ann_file)
         for item in self.items:
             if not isinstance(item.get("vid"), str) or not isinstance(item.get("query"), str):
                 raise ValueError(f"{ann_file}: qid {item.get('qid')!r}: expected string 'vid' and 'query'")
+            if not is_number(item.get("duration")) or item["duration"] <= 0:
+                raise ValueError(f"{ann_file}: qid {item['qid']!r}: expected a positive 'duration' in seconds")
         missing = [p for item in self.items for p in self.feature_paths(item) if not os.path.isfile(p)]
         if missing:
             raise FileNotFoundError(f"{ann_file}: {len(missing)} feature files not found, e.g. {missing[:3]}")
@@ -132,7 +133,7 @@ class MomentRetrievalDataset(torch.utils.data.Dataset):
     @property
     def metainfo(self):
         """Handed by the runner to the metric: where the ground truth lives."""
-        return dict(ann_file=self.ann_file, clip_len=self.clip_len)
+        return dict(ann_file=self.ann_file)
 
     @property
     def video_dim(self):

@@ -66,11 +66,11 @@ def read_jsonl(path):
     return lines
 
 
-def _is_number(v):
+def is_number(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _unique_qids(lines, source):
+def check_unique_qids(lines, source):
     seen = set()
     for item in lines:
         qid = item.get("qid")
@@ -81,7 +81,7 @@ def _unique_qids(lines, source):
         seen.add(qid)
 
 
-def _all_or_none(lines, key, source):
+def all_or_none(lines, key, source):
     present = [key in item for item in lines]
     if any(present) and not all(present):
         missing = next(item["qid"] for item, p in zip(lines, present) if not p)
@@ -93,17 +93,17 @@ def check_ground_truth(lines, source="ground truth"):
     """Moment-DETR / UniVTG metadata with labels: qid, duration, non-empty relevant_windows [[st, ed], ...];
     saliency (relevant_clip_ids + saliency_scores, 3 annotators each) on all queries or on none.
     Returns whether the highlight labels are there."""
-    _unique_qids(lines, source)
+    check_unique_qids(lines, source)
     for item in lines:
         where = f"{source}: qid {item['qid']!r}"
-        if not _is_number(item.get("duration")) or item["duration"] <= 0:
+        if not is_number(item.get("duration")) or item["duration"] <= 0:
             raise ValueError(f"{where}: expected a positive 'duration' in seconds, found {item.get('duration')!r}")
         windows = item.get("relevant_windows")
         if not isinstance(windows, list) or not windows or not all(
-                isinstance(w, list) and len(w) == 2 and all(map(_is_number, w)) and 0 <= w[0] <= w[1] for w in windows):
+                isinstance(w, list) and len(w) == 2 and all(map(is_number, w)) and 0 <= w[0] <= w[1] for w in windows):
             raise ValueError(f"{where}: expected 'relevant_windows' as a non-empty list of [start, end] seconds "
                              f"with 0 <= start <= end, found {windows!r}")
-    has_saliency = _all_or_none(lines, "saliency_scores", source)
+    has_saliency = all_or_none(lines, "saliency_scores", source)
     if has_saliency:
         for item in lines:
             where = f"{source}: qid {item['qid']!r}"
@@ -113,7 +113,7 @@ def check_ground_truth(lines, source="ground truth"):
                 raise ValueError(f"{where}: expected 'relevant_clip_ids' as clip indices in [0, {n_clips}) "
                                  f"({HL_CLIP_LENGTH} s clips of a {item['duration']} s video), found {ids!r}")
             if not isinstance(scores, list) or len(scores) != len(ids) or not all(
-                    isinstance(s, list) and len(s) == 3 and all(map(_is_number, s)) for s in scores):
+                    isinstance(s, list) and len(s) == 3 and all(map(is_number, s)) for s in scores):
                 raise ValueError(f"{where}: expected 'saliency_scores' as one [a, b, c] (3 annotators) per "
                                  f"relevant clip ({len(ids)}), found {scores!r}")
     return has_saliency
@@ -122,19 +122,19 @@ def check_ground_truth(lines, source="ground truth"):
 def check_submission(lines, source="submission"):
     """qid, a non-empty pred_relevant_windows [[st, ed, score], ...] and, on all queries or none,
     pred_saliency_scores [score per clip]. Returns whether the saliency scores are there."""
-    _unique_qids(lines, source)
+    check_unique_qids(lines, source)
     for item in lines:
         where = f"{source}: qid {item['qid']!r}"
         windows = item.get("pred_relevant_windows")
         if not isinstance(windows, list) or not windows or not all(
-                isinstance(w, list) and len(w) >= 3 and all(map(_is_number, w[:3])) for w in windows):
+                isinstance(w, list) and len(w) >= 3 and all(map(is_number, w[:3])) for w in windows):
             raise ValueError(f"{where}: expected 'pred_relevant_windows' as a non-empty list of "
                              f"[start, end, score] numbers, found {str(windows)[:200]}")
-    has_saliency = _all_or_none(lines, "pred_saliency_scores", source)
+    has_saliency = all_or_none(lines, "pred_saliency_scores", source)
     if has_saliency:
         for item in lines:
             scores = item["pred_saliency_scores"]
-            if not isinstance(scores, list) or not scores or not all(map(_is_number, scores)):
+            if not isinstance(scores, list) or not scores or not all(map(is_number, scores)):
                 raise ValueError(f"{source}: qid {item['qid']!r}: expected 'pred_saliency_scores' as a non-empty "
                                  f"list of numbers, found {str(scores)[:200]}")
     return has_saliency
@@ -378,7 +378,7 @@ def eval_submission(submission, ground_truth, match_number=True, source="submiss
 
 def has_labels(lines, source):
     """Whether metadata lines carry moment labels (QVHighlights' test release does not); all or none."""
-    return _all_or_none(lines, "relevant_windows", source)
+    return all_or_none(lines, "relevant_windows", source)
 
 
 @METRICS.register_module()
