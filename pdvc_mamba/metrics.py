@@ -21,8 +21,8 @@ Protocol, in the order eval_metrics runs it (fractions, not percent):
 Bit-for-bit details kept on purpose: each tokenizer batch holds exactly the sentences upstream tokenises
 together (the PTB lexer reads across line ends, so a line's tokens can depend on the next line; all
 batches still go through one JVM, `-ioFileList`); videos are visited in upstream's set-iteration order
-(built by the same set operations), so the float sums and batches agree; the two IoU functions keep
-their operand order. Unlike upstream, an empty prediction list is an error (upstream's SODA and
+(built by the same set operations), so the float sums and batches agree (that order depends on
+PYTHONHASHSEED, in upstream as here: two processes agree to the last bit under the same seed). Unlike upstream, an empty prediction list is an error (upstream's SODA and
 precision crash on it) and captions with line-breaking control characters are refused (they would
 shift every later line of the tokenizer's output).
 """
@@ -36,6 +36,7 @@ import subprocess
 import tempfile
 
 import numpy as np
+from mmengine.dist import is_main_process
 from mmengine.evaluator import BaseMetric
 
 from common.engine import METRICS, atomic_write_text
@@ -55,7 +56,7 @@ def remove_nonascii(text):
 
 
 def dense_iou(pred, gt):
-    """evaluate2018's IoU (operand order kept: the float sums are not commutative)."""
+    """evaluate2018's IoU. It and SODA's differ only in the order of the summed lengths (kept, for the last bit)."""
     start_i, end_i = pred[0], pred[1]
     start, end = gt[0], gt[1]
     intersection = max(0, min(end, end_i) - max(start, start_i))
@@ -354,12 +355,12 @@ class SodaEval:
         for vid, stamps in zip(self.vids, self.pred_stamps):
             preds = [[next(tok_preds)] for _ in stamps]
             golds = [[next(tok_gold)] for _ in self.gold[vid][0]]
-            iou = np.array([[soda_iou(p, g) for p in stamps] for g in self.gold[vid][0]])
+            overlap = np.array([[soda_iou(p, g) for p in stamps] for g in self.gold[vid][0]])
             res = dict(enumerate(preds))
             meteor = np.array([scorers.meteor.compute_score(res, {i: g for i in range(len(preds))})[1]
                                for g in golds])
-            best = soda_dp(iou * meteor)
-            n_g, n_p = iou.shape
+            best = soda_dp(overlap * meteor)
+            n_g, n_p = overlap.shape
             p, r = best / n_p, best / n_g
             p_best.append(p)
             r_best.append(r)
@@ -398,12 +399,13 @@ def paragraph_scores(results, paragraphs, scorers):
     return out
 
 
-def eval_metrics(results, references, paragraphs=(), tious=TIOUS, max_proposals=1000):
+def eval_metrics(results, references, paragraphs=(), tious=TIOUS, max_proposals=1000, scorers=None):
     """eval_utils.eval_metrics on already-ranked results: the mean over tIoUs of each dense score
-    (Bleu_1..4, METEOR, ROUGE_L, CIDEr, Recall, Precision), soda_c, and para_* when paragraphs are given."""
+    (Bleu_1..4, METEOR, ROUGE_L, CIDEr, Recall, Precision), soda_c, and para_* when paragraphs are given.
+    `scorers`: a CocoScorers started earlier (its METEOR process loads for seconds), closed here."""
     dense = DenseEval(results, references, tious, max_proposals)
     sodas = [SodaEval(results, ref) for ref in references]
-    with CocoScorers() as scorers:
+    with scorers or CocoScorers() as scorers:
         tokenized = scorers.tokenize(dense.batches() + [b for s in sodas for b in s.batches()])
         scores = dense.language(tokenized[:2 * len(tious)], scorers)
         scores.update(dense.detection())
@@ -442,11 +444,13 @@ class DenseCaptioningMetric(BaseMetric):
         self.references, self.para_references = list(references), list(para_references)
         self.rerank_alpha, self.tious, self.max_proposals = rerank_alpha, tuple(tious), max_proposals
         self.results_file, self.out_dir = results_file, None
-        self._vocab = None
+        self._vocab = self._scorers = None
 
     def process(self, data_batch, data_samples):
         if self._vocab is None:
             self._vocab = Vocabulary(self.dataset_meta["vocab_file"], self.dataset_meta["vocab_size"])
+        if self._scorers is None and is_main_process():  # METEOR's Java loads its tables while the model runs
+            self._scorers = CocoScorers()
         for pred in data_samples:
             entries = [{"timestamp": pred["timestamps"][i].tolist(), "raw_box": pred["timestamps"][i].tolist(),
                         "proposal_score": float(score), "sentence": self._vocab.decode(pred["words"][i].tolist()),
@@ -465,6 +469,7 @@ class DenseCaptioningMetric(BaseMetric):
         if self.out_dir is not None:
             stem = os.path.splitext(os.path.join(self.out_dir, self.results_file))[0]
             atomic_write_text(stem + ".json", json.dumps(dict(results_json(predictions), rerank=rerank_spec)))
-            atomic_write_text(stem + "_reranked.json", json.dumps(results_json(ranked)))
+            atomic_write_text(stem + "_reranked.json", json.dumps(dict(results_json(ranked), rerank=None)))
+        scorers, self._scorers = self._scorers or CocoScorers(), None
         return eval_metrics(ranked, load_references(self.references), load_paragraphs(self.para_references),
-                            self.tious, self.max_proposals)
+                            self.tious, self.max_proposals, scorers)

@@ -46,6 +46,11 @@ class LSTMCaptioner(nn.Module):
         zeros = ref.new_zeros(1, n, self.rnn_size)
         return zeros, zeros.clone()
 
+    def lstm_step(self, x, state):
+        """One step of core.rnn (a 1-layer LSTM without biases) through the fused cell: (P, rnn_size), state."""
+        h, c = torch.lstm_cell(x, (state[0][0], state[1][0]), self.core.rnn.weight_ih_l0, self.core.rnn.weight_hh_l0)
+        return h, (h[None], c[None])
+
     def logprobs(self, output):
         return F.log_softmax(self.logit(self.dropout(output)), dim=-1)
 
@@ -92,8 +97,7 @@ class LightCaptioner(LSTMCaptioner):
         return queries / (1 + 1e-5)  # PDVC's masked mean over a single clip
 
     def step(self, it, state, feats):
-        output, state = self.core.rnn(torch.cat([self.embed(it), feats], 1)[None], state)
-        return output[0], state
+        return self.lstm_step(torch.cat([self.embed(it), feats], 1), state)
 
     def forward(self, queries, references, video, ctx, seq):
         # no attention, so teacher forcing runs the LSTM over the whole sequence in one call
@@ -148,7 +152,7 @@ class LSTMDSACaptioner(LSTMCaptioner):
 
     def step(self, it, state, context):
         queries, core = context["queries"], self.core
-        h = state[0][-1]
+        h = state[0][0]
         n = len(queries)
         offsets = core.deformable_att.sampling_offsets(torch.cat([h, queries], 1))
         offsets = offsets.view(n, 1, self.n_heads, self.n_levels, self.n_points)
@@ -157,8 +161,7 @@ class LSTMDSACaptioner(LSTMCaptioner):
         clip = clip.reshape(n, self.n_heads, self.n_levels * self.n_points, self.att_feat_size)
         scores = core.alpha_net(torch.tanh(core.ctx2att(clip) + core.h2att(h)[:, None, None]))[..., 0]
         attended = torch.einsum("nhk,nhkd->nhd", F.softmax(scores, dim=-1), clip).flatten(1)
-        output, state = core.rnn(torch.cat([self.embed(it), attended, queries], 1)[None], state)
-        return output[0], state
+        return self.lstm_step(torch.cat([self.embed(it), attended, queries], 1), state)
 
 
 @MODELS.register_module()

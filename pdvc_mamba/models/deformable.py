@@ -18,6 +18,24 @@ from torch import nn
 PADDINGS = ("zeros", "border")
 
 
+def _corners(locations, shapes, padding):
+    """The two neighbouring steps of every sampling location as flat token indices into the concatenated
+    levels, and their interpolation weights (0 for a neighbour outside its level): both (N, Q, M, L, P, 2)."""
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
+    lengths = torch.tensor(shapes, device=locations.device)
+    starts = (lengths.cumsum(0) - lengths)[:, None, None]
+    last = (lengths - 1)[:, None]
+    x = locations * lengths[:, None].to(locations.dtype) - 0.5
+    if padding == "border":
+        x = torch.minimum(x.clamp(min=0), last.to(x.dtype))
+    left = x.floor()
+    frac = x - left
+    index = torch.stack([left, left + 1], -1).long()
+    weight = torch.stack([1 - frac, frac], -1) * ((index >= 0) & (index <= last[..., None]))
+    return torch.minimum(index.clamp(min=0), last[..., None]) + starts, weight
+
+
 def sample_levels(value, shapes, locations, padding="zeros"):
     """Linear interpolation of each level at the given locations.
 
@@ -25,36 +43,26 @@ def sample_levels(value, shapes, locations, padding="zeros"):
     shapes: the levels' lengths T_l (ints). locations (N, Q, M, L, P) in [0, 1] (may fall outside).
     Returns (N, Q, M, L, P, D).
     """
-    if padding not in PADDINGS:
-        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
-    n, q, m, n_levels, p = locations.shape
+    n, _, m, _, _ = locations.shape
     d = value.shape[-1]
-    samples = []
-    for level, value_l in enumerate(value.split(list(shapes), dim=1)):
-        length = value_l.shape[1]
-        x = locations[:, :, :, level] * length - 0.5  # (N, Q, M, P)
-        if padding == "border":
-            x = x.clamp(0, length - 1)
-        left = x.floor()
-        frac = x - left
-        left = left.long()
-        table = value_l.permute(0, 2, 1, 3)  # (N, M, T_l, D)
-        out = 0
-        for index, weight in ((left, 1 - frac), (left + 1, frac)):
-            inside = (index >= 0) & (index < length)  # only "zeros" padding ever reaches outside
-            index = index.clamp(0, length - 1).permute(0, 2, 1, 3).reshape(n, m, q * p, 1).expand(-1, -1, -1, d)
-            gathered = table.gather(2, index).view(n, m, q, p, d).permute(0, 2, 1, 3, 4)  # (N, Q, M, P, D)
-            out = out + gathered * (weight * inside)[..., None]
-        samples.append(out)
-    return torch.stack(samples, dim=3)
+    index, weight = _corners(locations, shapes, padding)
+    table = value.permute(0, 2, 1, 3).reshape(-1, d)  # rows (video, head, token)
+    base = (torch.arange(n * m, device=value.device) * value.shape[1]).view(n, 1, m, 1, 1, 1)
+    rows = table.index_select(0, (index + base).flatten()).view(*index.shape, d)
+    return (rows * weight[..., None]).sum(-2)
 
 
 def deformable_attention(value, shapes, locations, weights, padding="zeros"):
     """sum over levels and points of weights * sampled values: (N, Q, M * D).
 
-    value (N, S, M, D), locations and weights (N, Q, M, L, P)."""
-    out = (sample_levels(value, shapes, locations, padding) * weights[..., None]).sum(dim=(3, 4))
-    return out.flatten(2)
+    value (N, S, M, D), locations and weights (N, Q, M, L, P). Computed as a dense (N, M, Q, S) matrix of
+    attention x interpolation weights times the values: no (Q, L, P, D) tensor of samples."""
+    n, q, m, _, _ = locations.shape
+    index, weight = _corners(locations, shapes, padding)
+    index = index.permute(0, 2, 1, 3, 4, 5).reshape(n, m, q, -1)
+    contrib = (weight * weights[..., None]).permute(0, 2, 1, 3, 4, 5).reshape(n, m, q, -1)
+    mixing = value.new_zeros(n, m, q, value.shape[1]).scatter_add(3, index, contrib)
+    return (mixing @ value.permute(0, 2, 1, 3)).permute(0, 2, 1, 3).flatten(2)
 
 
 def sampling_locations(reference_points, offsets, shapes, n_points):

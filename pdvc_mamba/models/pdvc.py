@@ -45,7 +45,7 @@ class PDVC(BaseModel):
     mode "loss": the weighted losses of every decoder layer (last layer unsuffixed, layer l < last
     suffixed _l). "predict": one dict per video (queries sorted by score). "tensor": the last layer's
     class logits, boxes and counter logits, and the captions of every query decoded for all
-    max_caption_len steps (what FLOP counts see).
+    max_caption_len steps (what FLOP counts see; without data_samples, unpadded videos of 1 frame / s).
     """
 
     def __init__(self, feature_dim, vocab_size, captioner, num_queries=10, hidden_dim=512, num_feature_levels=4,
@@ -95,7 +95,9 @@ class PDVC(BaseModel):
 
     def forward(self, inputs, data_samples=None, mode="tensor"):
         if data_samples is None:
-            raise ValueError("PDVC needs data_samples: each video's duration (and num_frames)")
+            if mode != "tensor":
+                raise ValueError(f"mode {mode!r} needs data_samples (each video's duration, events, ...)")
+            data_samples = [dict(duration=float(inputs.shape[1]))] * len(inputs)  # FLOP counts: 1 frame / s
         out = self.run(inputs, data_samples)
         if mode == "loss":
             return self.loss(out, data_samples)
