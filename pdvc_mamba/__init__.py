@@ -7,6 +7,7 @@ import torch
 
 from common.engine import TaskSpec
 from . import datasets, metrics, models  # noqa: F401  (registration)
+from .convert import convert_checkpoint
 from .toy import make_toy_data
 from .visualize import plot_predictions
 
@@ -25,4 +26,5 @@ TASK = TaskSpec(
     flops_inputs=flops_inputs,
     plot_predictions=plot_predictions,
     demo_epochs=None,
+    convert_checkpoint=convert_checkpoint,
 )

@@ -402,19 +402,20 @@ def paragraph_scores(results, paragraphs, scorers):
 def eval_metrics(results, references, paragraphs=(), tious=TIOUS, max_proposals=1000, scorers=None):
     """eval_utils.eval_metrics on already-ranked results: the mean over tIoUs of each dense score
     (Bleu_1..4, METEOR, ROUGE_L, CIDEr, Recall, Precision), soda_c, and para_* when paragraphs are given.
-    `scorers`: a CocoScorers started earlier (its METEOR process loads for seconds), closed here."""
+    `scorers`: a CocoScorers the caller opened (and closes), else one is opened for this call."""
+    if scorers is None:
+        with CocoScorers() as scorers:
+            return eval_metrics(results, references, paragraphs, tious, max_proposals, scorers)
     dense = DenseEval(results, references, tious, max_proposals)
     sodas = [SodaEval(results, ref) for ref in references]
-    with scorers or CocoScorers() as scorers:
-        tokenized = scorers.tokenize(dense.batches() + [b for s in sodas for b in s.batches()])
-        scores = dense.language(tokenized[:2 * len(tious)], scorers)
-        scores.update(dense.detection())
-        scores = {k: sum(v) / len(v) for k, v in scores.items()}
-        soda = [s.score(tokenized[2 * len(tious) + 2 * i:2 * len(tious) + 2 * i + 2], scorers)
-                for i, s in enumerate(sodas)]
-        scores["soda_c"] = np.mean(soda, axis=0)[-1]
-        if paragraphs:
-            scores.update(paragraph_scores(results, paragraphs, scorers))
+    tokenized = scorers.tokenize(dense.batches() + [b for s in sodas for b in s.batches()])
+    scores = dense.language(tokenized[:2 * len(tious)], scorers)
+    scores.update(dense.detection())
+    scores = {k: sum(v) / len(v) for k, v in scores.items()}
+    soda = [s.score(tokenized[2 * len(tious) + 2 * i:2 * len(tious) + 2 * i + 2], scorers) for i, s in enumerate(sodas)]
+    scores["soda_c"] = np.mean(soda, axis=0)[-1]
+    if paragraphs:
+        scores.update(paragraph_scores(results, paragraphs, scorers))
     return {k: float(v) for k, v in scores.items()}
 
 
@@ -471,5 +472,6 @@ class DenseCaptioningMetric(BaseMetric):
             atomic_write_text(stem + ".json", json.dumps(dict(results_json(predictions), rerank=rerank_spec)))
             atomic_write_text(stem + "_reranked.json", json.dumps(dict(results_json(ranked), rerank=None)))
         scorers, self._scorers = self._scorers or CocoScorers(), None
-        return eval_metrics(ranked, load_references(self.references), load_paragraphs(self.para_references),
-                            self.tious, self.max_proposals, scorers)
+        with scorers:
+            return eval_metrics(ranked, load_references(self.references), load_paragraphs(self.para_references),
+                                self.tious, self.max_proposals, scorers)

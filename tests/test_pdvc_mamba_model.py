@@ -187,8 +187,8 @@ def test_mamba_variants_swap_only_the_encoder_self_attention():
         names = [k for k in model.state_dict() if k.startswith("transformer.encoder.layers.0.")]
         assert "transformer.encoder.layers.0.self_attn.A_log" in names
         assert {k.split("layers.0.")[1] for k in names if "self_attn" not in k} == {
-            "norm1.weight", "norm1.bias", "ffn.linear1.weight", "ffn.linear1.bias", "ffn.linear2.weight",
-            "ffn.linear2.bias", "ffn.norm2.weight", "ffn.norm2.bias"}
+            "norm1.weight", "norm1.bias", "linear1.weight", "linear1.bias", "linear2.weight", "linear2.bias",
+            "norm2.weight", "norm2.bias"}
         # the suite's init loop (xavier on every matrix) reaches the mixer's A_log too
         s4d = torch.log(torch.arange(1, 17, dtype=torch.float32)).repeat(layer.self_attn.d_inner, 1)
         assert not torch.allclose(layer.self_attn.A_log, s4d)

@@ -77,36 +77,37 @@ class BaseEncoder(nn.Module):
         return srcs, masks, pos
 
 
-class FeedForward(nn.Module):
-    """Post-norm FFN: norm(x + dropout(linear2(dropout(relu(linear1(x))))))."""
+class PostNormLayer(nn.Module):
+    """A layer ending in PDVC's post-norm FFN, its parameters under upstream's names (linear1, linear2 and
+    norm2 / norm3): norm(x + dropout(linear2(dropout(relu(linear1(x))))))."""
 
-    def __init__(self, d_model, d_ffn, dropout, norm_name):
-        super().__init__()
+    def add_ffn(self, d_model, d_ffn, dropout, norm):
         self.linear1, self.linear2 = nn.Linear(d_model, d_ffn), nn.Linear(d_ffn, d_model)
-        self.dropout_inner, self.dropout_out = nn.Dropout(dropout), nn.Dropout(dropout)
-        self.norm_name = norm_name
-        setattr(self, norm_name, nn.LayerNorm(d_model))
+        self.ffn_dropout = nn.ModuleList([nn.Dropout(dropout), nn.Dropout(dropout)])
+        self.ffn_norm = norm
+        setattr(self, norm, nn.LayerNorm(d_model))
 
-    def forward(self, x):
-        x = x + self.dropout_out(self.linear2(self.dropout_inner(F.relu(self.linear1(x)))))
-        return getattr(self, self.norm_name)(x)
+    def ffn(self, x):
+        inner, out = self.ffn_dropout
+        x = x + out(self.linear2(inner(F.relu(self.linear1(x)))))
+        return getattr(self, self.ffn_norm)(x)
 
 
-class DeformableEncoderLayer(nn.Module):
+class DeformableEncoderLayer(PostNormLayer):
     """Post-norm: norm1(src + dropout(MSDeformAttn(src + pos, references, src))), then the FFN."""
 
     def __init__(self, d_model, d_ffn, dropout, n_levels, n_heads, n_points):
         super().__init__()
         self.self_attn = MSDeformAttn(d_model, n_levels, n_heads, n_points)
         self.dropout1, self.norm1 = nn.Dropout(dropout), nn.LayerNorm(d_model)
-        self.ffn = FeedForward(d_model, d_ffn, dropout, "norm2")
+        self.add_ffn(d_model, d_ffn, dropout, "norm2")
 
     def forward(self, src, pos, reference_points, shapes, padding_mask):
         src = self.norm1(src + self.dropout1(self.self_attn(src + pos, reference_points, src, shapes, padding_mask)))
         return self.ffn(src)
 
 
-class MambaEncoderLayer(nn.Module):
+class MambaEncoderLayer(PostNormLayer):
     """The suite's MambaEncoderLayer: the deformable self-attention replaced by a sequence mixer over the
     flattened pyramid (all levels, finest first); pos enters the mixer's input only:
     norm1(src + dropout(mixer(src + pos))), then PDVC's FFN. Reference points are not used.
@@ -120,7 +121,7 @@ class MambaEncoderLayer(nn.Module):
         mixer = dict(mixer)
         self.self_attn = build_mixer(mixer.pop("kind"), d_model, **mixer)
         self.dropout1, self.norm1 = nn.Dropout(dropout), nn.LayerNorm(d_model)
-        self.ffn = FeedForward(d_model, d_ffn, dropout, "norm2")
+        self.add_ffn(d_model, d_ffn, dropout, "norm2")
 
     def mix(self, x, padding_mask):
         if padding_mask is None or not padding_mask.any():
@@ -135,7 +136,7 @@ class MambaEncoderLayer(nn.Module):
         return self.ffn(src)
 
 
-class DeformableDecoderLayer(nn.Module):
+class DeformableDecoderLayer(PostNormLayer):
     """Post-norm: query self-attention (norm2), deformable cross-attention into the memory (norm1), FFN (norm3)."""
 
     def __init__(self, d_model, d_ffn, dropout, n_levels, n_heads, n_points):
@@ -144,7 +145,7 @@ class DeformableDecoderLayer(nn.Module):
         self.dropout1, self.norm1 = nn.Dropout(dropout), nn.LayerNorm(d_model)
         self.self_attn = nn.MultiheadAttention(d_model, n_heads, dropout=dropout, batch_first=True)
         self.dropout2, self.norm2 = nn.Dropout(dropout), nn.LayerNorm(d_model)
-        self.ffn = FeedForward(d_model, d_ffn, dropout, "norm3")
+        self.add_ffn(d_model, d_ffn, dropout, "norm3")
 
     def forward(self, tgt, query_pos, reference_points, memory, shapes, padding_mask):
         q = tgt + query_pos
