@@ -21,10 +21,11 @@ Protocol, in the order eval_metrics runs it (fractions, not percent):
 Bit-for-bit details kept on purpose: each tokenizer batch holds exactly the sentences upstream tokenises
 together (the PTB lexer reads across line ends, so a line's tokens can depend on the next line; all
 batches still go through one JVM, `-ioFileList`); videos are visited in upstream's set-iteration order
-(built by the same set operations), so the float sums and batches agree (that order depends on
-PYTHONHASHSEED, in upstream as here: two processes agree to the last bit under the same seed). Unlike upstream, an empty prediction list is an error (upstream's SODA and
-precision crash on it) and captions with line-breaking control characters are refused (they would
-shift every later line of the tokenizer's output).
+(built by the same set operations), so the float sums and batches agree. That order depends on
+PYTHONHASHSEED, in upstream as here: two processes agree to the last bit under the same seed. Unlike
+upstream, an empty prediction list is an error (upstream's SODA and precision crash on it) and captions
+with line-breaking control characters are refused (they would shift every later line of the tokenizer's
+output).
 """
 import importlib.util
 import json
@@ -142,8 +143,9 @@ def _jar(module, name):
 
 
 class CocoScorers:
-    """pycocoevalcap's BLEU, METEOR, ROUGE-L, CIDEr-D and the PTB tokenizer, with one METEOR process for the
-    whole evaluation and every tokenizer batch in one Java run. Use as a context manager."""
+    """pycocoevalcap's BLEU, METEOR, ROUGE-L, CIDEr-D and the PTB tokenizer; every tokenizer batch of an
+    evaluation goes through one Java run. Its METEOR process (Java) takes seconds to load: `shared_scorers()`
+    keeps one per Python process."""
 
     def __init__(self):
         if shutil.which("java") is None:
@@ -157,12 +159,6 @@ class CocoScorers:
         self.tokenizer_jar = _jar("tokenizer.ptbtokenizer", "stanford-corenlp-3.4.1.jar")
         self.bleu, self.rouge, self.cider = Bleu(4), Rouge(), Cider()
         self.meteor = Meteor()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.meteor = None  # pycocoevalcap's Meteor.__del__ stops the Java process
 
     def scorers(self):
         """(scorer, names) in evaluate2018's verbose order."""
@@ -202,6 +198,18 @@ class CocoScorers:
                 out[i] = [" ".join(w for w in line.rstrip().split(" ") if w not in self.punctuations)
                           for line in lines[:len(batches[i])]]
         return out
+
+
+_shared = None
+
+
+def shared_scorers():
+    """The process's CocoScorers, started on first use. METEOR answers each request on its own, so one
+    process serves every evaluation (upstream starts one per evaluation, seconds each)."""
+    global _shared
+    if _shared is None:
+        _shared = CocoScorers()
+    return _shared
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -399,13 +407,10 @@ def paragraph_scores(results, paragraphs, scorers):
     return out
 
 
-def eval_metrics(results, references, paragraphs=(), tious=TIOUS, max_proposals=1000, scorers=None):
+def eval_metrics(results, references, paragraphs=(), tious=TIOUS, max_proposals=1000):
     """eval_utils.eval_metrics on already-ranked results: the mean over tIoUs of each dense score
-    (Bleu_1..4, METEOR, ROUGE_L, CIDEr, Recall, Precision), soda_c, and para_* when paragraphs are given.
-    `scorers`: a CocoScorers the caller opened (and closes), else one is opened for this call."""
-    if scorers is None:
-        with CocoScorers() as scorers:
-            return eval_metrics(results, references, paragraphs, tious, max_proposals, scorers)
+    (Bleu_1..4, METEOR, ROUGE_L, CIDEr, Recall, Precision), soda_c, and para_* when paragraphs are given."""
+    scorers = shared_scorers()
     dense = DenseEval(results, references, tious, max_proposals)
     sodas = [SodaEval(results, ref) for ref in references]
     tokenized = scorers.tokenize(dense.batches() + [b for s in sodas for b in s.batches()])
@@ -445,13 +450,13 @@ class DenseCaptioningMetric(BaseMetric):
         self.references, self.para_references = list(references), list(para_references)
         self.rerank_alpha, self.tious, self.max_proposals = rerank_alpha, tuple(tious), max_proposals
         self.results_file, self.out_dir = results_file, None
-        self._vocab = self._scorers = None
+        self._vocab = None
 
     def process(self, data_batch, data_samples):
         if self._vocab is None:
             self._vocab = Vocabulary(self.dataset_meta["vocab_file"], self.dataset_meta["vocab_size"])
-        if self._scorers is None and is_main_process():  # METEOR's Java loads its tables while the model runs
-            self._scorers = CocoScorers()
+            if is_main_process():
+                shared_scorers()  # METEOR's Java process loads its tables while the model runs
         for pred in data_samples:
             entries = [{"timestamp": pred["timestamps"][i].tolist(), "raw_box": pred["timestamps"][i].tolist(),
                         "proposal_score": float(score), "sentence": self._vocab.decode(pred["words"][i].tolist()),
@@ -471,7 +476,5 @@ class DenseCaptioningMetric(BaseMetric):
             stem = os.path.splitext(os.path.join(self.out_dir, self.results_file))[0]
             atomic_write_text(stem + ".json", json.dumps(dict(results_json(predictions), rerank=rerank_spec)))
             atomic_write_text(stem + "_reranked.json", json.dumps(dict(results_json(ranked), rerank=None)))
-        scorers, self._scorers = self._scorers or CocoScorers(), None
-        with scorers:
-            return eval_metrics(ranked, load_references(self.references), load_paragraphs(self.para_references),
-                                self.tious, self.max_proposals, scorers)
+        return eval_metrics(ranked, load_references(self.references), load_paragraphs(self.para_references),
+                            self.tious, self.max_proposals)

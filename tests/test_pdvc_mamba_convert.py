@@ -26,7 +26,8 @@ def test_upstream_checkpoint_converts_and_loads_strictly(name, tmp_path, capsys)
     g = torch.Generator().manual_seed(0)
     upstream = {k: torch.randn(shape, generator=g) for k, shape in LAYOUTS[name].items()}
     for key in upstream:  # what upstream holds twice is the same tensor twice
-        for copy, original in (("transformer.decoder.bbox_head.", "bbox_head."), ("caption_head.1.", "caption_head.0.")):
+        for copy, original in (("transformer.decoder.bbox_head.", "bbox_head."),
+                               ("caption_head.1.", "caption_head.0.")):
             if key.startswith(copy):
                 upstream[key] = upstream[original + key[len(copy):]]
     src, dst = tmp_path / "model-best.pth", tmp_path / "converted.pth"

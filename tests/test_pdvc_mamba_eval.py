@@ -1,6 +1,5 @@
 """PDVC's evaluation on hand-worked cases: joint ranking, IoUs, SODA's assignment, detection recall and
-precision, the language scores (pycocoevalcap, Java), the CLI and its errors. The Java-backed scoring runs
-once per module (each run starts a METEOR process)."""
+precision, the language scores (pycocoevalcap, Java), the CLI and its errors."""
 import json
 import math
 
@@ -81,7 +80,8 @@ def files(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def scores(files):
-    return M.eval_metrics(RANKED, M.load_references([files["val_1"], files["val_2"]]), M.load_paragraphs([files["para"]]))
+    references = M.load_references([files["val_1"], files["val_2"]])
+    return M.eval_metrics(RANKED, references, M.load_paragraphs([files["para"]]))
 
 
 def test_keys_and_hand_worked_scores(scores):
@@ -113,6 +113,7 @@ def test_cli_ranks_raw_predictions_and_prints_the_same(files, scores, capsys):
 
 
 def test_cli_names_a_missing_java(files, monkeypatch, tmp_path):
+    monkeypatch.setattr(M, "_shared", None)
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(SystemExit, match="no `java` is on PATH: install a Java runtime"):
         evaluate_main(["--predictions", files["raw"], "--references", files["val_1"], "--alpha", "1"])
@@ -131,8 +132,7 @@ def test_one_java_run_tokenises_each_batch_as_pycocoevalcap_does():
     from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
     batches = [["A man, with a capital T.", "Next he's (quickly) cutting."], [], ["", "x", "the pi\u00f1ata"],
                ["with a capital T.", "and then"]]
-    with M.CocoScorers() as scorers:
-        ours = scorers.tokenize(batches)
+    ours = M.shared_scorers().tokenize(batches)
     for batch, tokens in zip(batches, ours):
         expected = PTBTokenizer().tokenize({i: [{"caption": c}] for i, c in enumerate(batch)}) if batch else {}
         assert tokens == [expected[i][0] for i in range(len(batch))]

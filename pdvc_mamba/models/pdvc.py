@@ -173,7 +173,7 @@ class PDVC(BaseModel):
         count = argmax of the counter, at least 1."""
         logits, boxes, counts = out["logits"][-1], out["boxes"][-1], out["counts"][-1]
         n, q, num_classes = logits.shape
-        scores, order = logits.sigmoid().view(n, -1).topk(q * num_classes, dim=1)
+        scores, order = logits.sigmoid().view(n, -1).topk(q, dim=1)  # the best Q (query, class) pairs
         query = order // num_classes
         spans = box_cl_to_xy(boxes).clamp(0, 1) * out["duration"][:, None, None]
         seq, logprobs = self.caption_all(out)
