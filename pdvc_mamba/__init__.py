@@ -25,6 +25,6 @@ TASK = TaskSpec(
     table_metrics=("METEOR", "Bleu_4", "CIDEr", "soda_c", "Recall", "Precision", "para_METEOR"),
     flops_inputs=flops_inputs,
     plot_predictions=plot_predictions,
-    demo_epochs=None,
+    demo_epochs=5,
     convert_checkpoint=convert_checkpoint,
 )

@@ -417,7 +417,8 @@ def eval_metrics(results, references, paragraphs=(), tious=TIOUS, max_proposals=
     scores = dense.language(tokenized[:2 * len(tious)], scorers)
     scores.update(dense.detection())
     scores = {k: sum(v) / len(v) for k, v in scores.items()}
-    soda = [s.score(tokenized[2 * len(tious) + 2 * i:2 * len(tious) + 2 * i + 2], scorers) for i, s in enumerate(sodas)]
+    soda_batches = tokenized[2 * len(tious):]
+    soda = [s.score(soda_batches[2 * i:2 * i + 2], scorers) for i, s in enumerate(sodas)]
     scores["soda_c"] = np.mean(soda, axis=0)[-1]
     if paragraphs:
         scores.update(paragraph_scores(results, paragraphs, scorers))

@@ -46,7 +46,6 @@ def toy_config(root, work_dir):
         "test_dataloader.dataset": dict(data, caption_file=caption.format("val_1")),
         "train_dataloader.batch_size": 4,
         "val_evaluator": evaluator, "test_evaluator": evaluator,
-        "optim_wrapper.optimizer.lr": 1e-3,
         "train_cfg.max_epochs": EPOCHS, "train_cfg.val_interval": EPOCHS + 1,  # test only
         "param_scheduler": [dict(type="CosineAnnealingLR", T_max=EPOCHS, eta_min=1e-5, by_epoch=True, begin=0,
                                  end=EPOCHS, convert_to_iter_based=True)],

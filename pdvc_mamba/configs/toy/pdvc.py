@@ -18,7 +18,7 @@ evaluator = dict(references=[data_root + "/captiondata/val_1.json", data_root + 
                                   data_root + "/captiondata/para/anet_entities_val_2_para.json"])
 val_evaluator = evaluator
 test_evaluator = evaluator
-optim_wrapper = dict(optimizer=dict(lr=5e-4))
+optim_wrapper = dict(optimizer=dict(lr=1e-3))
 param_scheduler = [
     dict(type="LinearLR", start_factor=0.01, by_epoch=True, begin=0, end=2, convert_to_iter_based=True),
     dict(type="CosineAnnealingLR", T_max=10, eta_min=1e-5, by_epoch=True, begin=2, end=12, convert_to_iter_based=True),
