@@ -16,6 +16,9 @@ PYTHON_ONLY := MAMBA_SKIP_CUDA_BUILD=TRUE MAMBA_FORCE_BUILD=TRUE \
 .PHONY: demo test install clean
 
 $(STAMP): pyproject.toml constraints.txt
+	@command -v java >/dev/null || { echo "error: no java on PATH: pdvc_mamba's caption metrics (pycocoevalcap's" \
+		"METEOR and PTB tokenizer) run on a Java runtime; install one, e.g. apt-get install openjdk-17-jre-headless" >&2; \
+		exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
