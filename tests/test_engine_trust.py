@@ -115,6 +115,11 @@ def test_override_keys_must_exist(toy_dir):
     cfg = load_config(NARROW, {"train_cfg.val_begin": 2, "default_hooks.checkpoint.save_last": False,
                                "experiment_name": "x", "param_scheduler.0.T_max": 3})
     assert cfg.train_cfg.val_begin == 2 and cfg.param_scheduler[0].T_max == 3
+    # ... also for classes a downstream library (mmaction) registers in its own child registry.
+    timemamba = str(REPO / "videomamba_st/configs/toy/timemamba.py")
+    assert load_config(timemamba, {"model.backbone.ln_pre": True}).model.backbone.ln_pre is True
+    with pytest.raises(ValueError, match="model.backbone of .* has no key 'ln_pr'; did you mean 'ln_pre'"):
+        load_config(timemamba, {"model.backbone.ln_pr": True})
 
 
 def test_a_run_killed_in_its_final_validation_validates_when_resumed(toy_dir, monkeypatch):
