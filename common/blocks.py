@@ -1,4 +1,5 @@
-"""Pieces the task models share: stochastic depth, per-channel layer scale, the suite's Mamba block."""
+"""Pieces the task models share: stochastic depth, per-channel layer scale, the suite's Mamba block,
+mamba_ssm's RMSNorm and add-norm residual block."""
 import torch
 from torch import nn
 
@@ -66,3 +67,58 @@ class MaskMambaBlock(nn.Module):
         x = x.masked_fill(~mask, 0.0)
         y = self.mamba(self.norm(x.transpose(1, 2)), mask[:, 0]).transpose(1, 2)
         return x + self.drop_path(y), mask
+
+
+class RMSNorm(nn.Module):
+    """mamba_ssm's RMSNorm: x / sqrt(mean(x^2) + eps) * weight over the last dim, computed in fp32,
+    no bias (parameter `weight`, so mamba_ssm checkpoints load)."""
+
+    def __init__(self, dim: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xf = x.float()
+        out = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight.float()
+        return out.to(x.dtype)
+
+    def extra_repr(self):
+        return f"{self.weight.shape[0]}, eps={self.eps}"
+
+
+class AddNormBlock(nn.Module):
+    """mamba_ssm's `Block` (the residual stream of its MixerModel, Vim, ViViM, the suite's anticipation
+    Mamba), with the fused add + norm written out:
+
+        residual = x + residual        (x alone for the first block; fp32 when residual_in_fp32)
+        hidden = mixer(norm(residual))
+
+    forward returns (hidden, residual): the caller passes both to the next block and ends the stack
+    with norm_f(hidden + residual). x (B, L, D), mask (B, L) bool as the mixers take it.
+    `stream` continues a causal mixer (Mamba.stream) from its state: same outputs chunk by chunk.
+    Parameter names are upstream's (`mixer.*`, `norm.weight`), so mamba_ssm Block weights load strictly.
+    """
+
+    def __init__(self, dim: int, mixer: str = "mamba", mixer_cfg: dict | None = None, norm: str = "rms",
+                 norm_eps: float = 1e-5, residual_in_fp32: bool = True):
+        super().__init__()
+        if norm not in ("rms", "layer"):
+            raise ValueError(f"norm must be 'rms' or 'layer', got {norm!r}")
+        self.norm = RMSNorm(dim, norm_eps) if norm == "rms" else nn.LayerNorm(dim, eps=norm_eps)
+        self.mixer = build_mixer(mixer, dim, **(mixer_cfg or {}))
+        self.residual_in_fp32 = residual_in_fp32
+
+    def _add(self, x, residual):
+        residual = x if residual is None else x + residual
+        return residual.float() if self.residual_in_fp32 else residual
+
+    def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None, mask: torch.Tensor | None = None):
+        residual = self._add(x, residual)
+        return self.mixer(self.norm(residual.to(x.dtype)), mask), residual
+
+    def stream(self, x: torch.Tensor, state, residual: torch.Tensor | None = None):
+        """Continues the sequence: returns (hidden, residual, new mixer state)."""
+        residual = self._add(x, residual)
+        hidden, state = self.mixer.stream(self.norm(residual.to(x.dtype)), state)
+        return hidden, residual, state

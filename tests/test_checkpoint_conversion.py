@@ -83,3 +83,12 @@ def test_a_checkpoint_of_another_variant_lists_its_mismatches(tmp_path):
     assert "unexpected: backbone.stem.0.mamba.A_b_log" in message
     assert "shape of backbone.stem.0.mamba.in_proj.weight: (256, 64) in the checkpoint, (256, 64)" not in message
     assert not (tmp_path / "out.pth").exists()
+
+
+def test_options_saved_as_an_argparse_namespace_need_no_trust(tmp_path):
+    import argparse
+    upstream = random_state(LAYOUTS["asformer_toy"])
+    src, dst = tmp_path / "upstream.pth", tmp_path / "converted.pth"
+    torch.save({"model": upstream, "opt": argparse.Namespace(lr=1e-4, epochs=120)}, src)
+    convert_main([CASES["asformer_toy"], str(src), str(dst)])
+    assert torch.equal(torch.load(dst)["state_dict"]["encoder.conv_out.bias"], upstream["encoder.conv_out.bias"])

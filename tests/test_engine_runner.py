@@ -16,17 +16,6 @@ CONFIG = str(Path(engine_toy.__file__).parent / "configs" / "toy_narrow.py")
 _run_ids = itertools.count()
 
 
-@pytest.fixture
-def toy_dir(tmp_path, monkeypatch):
-    """A working directory holding the toy data at the configs' relative data_root."""
-    monkeypatch.chdir(tmp_path)
-    engine_toy.make_toy_data(engine_toy.TASK.toy_data_root)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny model: a second thread only adds contention on 2 cores
-    yield tmp_path
-    torch.set_num_threads(threads)
-
-
 def train(work_dir, **cfg_options):
     cfg = load_config(CONFIG, cfg_options)
     cfg.work_dir = str(work_dir)

@@ -22,16 +22,6 @@ NARROW, WIDE = str(CONFIGS / "toy_narrow.py"), str(CONFIGS / "toy_wide.py")
 _run_ids = itertools.count()
 
 
-@pytest.fixture
-def toy_dir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    engine_toy.make_toy_data(engine_toy.TASK.toy_data_root)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield tmp_path
-    torch.set_num_threads(threads)
-
-
 def runner_for(work_dir, config=NARROW, **cfg_options):
     cfg = load_config(config, cfg_options)
     cfg.work_dir = str(work_dir)
@@ -125,6 +115,11 @@ def test_override_keys_must_exist(toy_dir):
     cfg = load_config(NARROW, {"train_cfg.val_begin": 2, "default_hooks.checkpoint.save_last": False,
                                "experiment_name": "x", "param_scheduler.0.T_max": 3})
     assert cfg.train_cfg.val_begin == 2 and cfg.param_scheduler[0].T_max == 3
+    # ... also for classes a downstream library (mmaction) registers in its own child registry.
+    timemamba = str(REPO / "videomamba_st/configs/toy/timemamba.py")
+    assert load_config(timemamba, {"model.backbone.ln_pre": True}).model.backbone.ln_pre is True
+    with pytest.raises(ValueError, match="model.backbone of .* has no key 'ln_pr'; did you mean 'ln_pre'"):
+        load_config(timemamba, {"model.backbone.ln_pr": True})
 
 
 def test_a_run_killed_in_its_final_validation_validates_when_resumed(toy_dir, monkeypatch):

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from common import build_mixer
-from common.mixers import reverse_within_length
+from common.mixers import concat_valid_first, reverse_within_length, take_segment
 
 D_MODEL, N, D_CONV = 32, 16, 4
 KINDS = [("mamba", {}), ("vim", {}), ("dbm", {}), ("attn", {"n_head": 4}),
@@ -94,6 +94,28 @@ def test_reverse_within_length():
     x = torch.arange(10.0).view(2, 5)
     out = reverse_within_length(x.unsqueeze(-1), torch.tensor([5, 3])).squeeze(-1)
     assert out.tolist() == [[4, 3, 2, 1, 0], [7, 6, 5, 8, 9]]
+
+
+def test_concat_valid_first_packs_and_reads_back():
+    text = torch.tensor([[1.0, 2.0, 0.0], [3.0, 4.0, 5.0]])
+    video = torch.tensor([[10.0, 11.0], [12.0, 0.0]])
+    masks = [torch.tensor([[1, 1, 0], [1, 1, 1]]), torch.tensor([[1, 1], [1, 0]])]
+    packed, mask, index = concat_valid_first([text, video], masks)
+    assert packed.tolist() == [[1, 2, 10, 11, 0], [3, 4, 5, 12, 0]]
+    assert mask.tolist() == [[True] * 4 + [False], [True] * 4 + [False]]
+    assert take_segment(packed, index, 3, 2).tolist() == video.tolist()
+    assert take_segment(packed, index, 0, 3).tolist() == text.tolist()
+
+
+def test_mixer_over_packed_segments_matches_the_unpadded_sequence():
+    torch.manual_seed(0)
+    mixer = build_mixer("dbm", D_MODEL).eval()
+    text, video = torch.randn(1, 4, D_MODEL), torch.randn(1, 6, D_MODEL)
+    alone = mixer(torch.cat([text[:, :3], video[:, :5]], dim=1))
+    packed, mask, index = concat_valid_first([text, video], [torch.tensor([[1, 1, 1, 0]]),
+                                                             torch.tensor([[1, 1, 1, 1, 1, 0]])])
+    out = mixer(packed, mask)
+    assert torch.allclose(take_segment(out, index, 4, 5), alone[:, 3:], atol=1e-6)
 
 
 def test_mask_with_holes_is_refused():

@@ -3,6 +3,7 @@
   python tools/bench_scan.py                 full run (includes ~4 min of upstream-style reference)
   python tools/bench_scan.py --skip-ref      without autograd through the reference loop
   python tools/bench_scan.py --quick         small sizes, for a smoke run
+  python tools/bench_scan.py --gpu           CUDA only: mamba-ssm's kernel vs our torch backend over L
 
 Shape: batch 2, dim 512, L 2304, N 16, variable B/C, z, D, delta_bias, softplus (ActionMamba THUMOS).
 References (written here, not part of the library):
@@ -11,6 +12,8 @@ References (written here, not part of the library):
   pscan         a Blelloch log-depth parallel scan in plain PyTorch with a custom backward (mamba.py's
                 approach)
 Then the fast backend over L in {1k, 4k, 16k, 64k}: time and peak memory, which grow linearly.
+With --gpu (a CUDA machine), instead: the cuda backend (mamba-ssm's fused kernel) and our torch backend
+on CUDA tensors over the same L, forward and forward+backward, peak allocated GPU memory.
 """
 import argparse
 import os
@@ -22,7 +25,7 @@ import common  # noqa: E402,F401  (sets the OpenMP wait policy before torch load
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from tools.benchlib import fmt, measure, median_time, peak_rss_mib, rss_mib, worker_main  # noqa: E402
+from tools.benchlib import PeakMemory, fmt, measure, median_time, worker_main  # noqa: E402
 
 
 def make_inputs(batch, dim, length, n, device="cpu"):
@@ -92,7 +95,7 @@ def run_worker(spec):
     from common import selective_scan
     if spec["method"] == "cpu":  # compile first: the JIT's own memory is not the scan's
         selective_scan(**make_inputs(1, 2, 3, 2), delta_softplus=True, backend="cpu").sum().backward()
-    rss0 = rss_mib()
+    memory = PeakMemory(spec.get("device", "cpu"))
     x = make_inputs(spec["batch"], spec["dim"], spec["length"], spec["n"], spec.get("device", "cpu"))
     method = spec["method"]
     if method == "ref+autograd":
@@ -115,7 +118,7 @@ def run_worker(spec):
     repeats, warmup = spec["repeats"], spec["warmup"]
     result = {"fwd": median_time(forward, repeats, warmup),
               "fwdbwd": median_time(forward_backward, repeats, warmup)}
-    result["peak_mib"] = peak_rss_mib() - rss0
+    result["peak_mib"] = memory.mib()
     return result
 
 
@@ -125,10 +128,13 @@ def main():
     parser.add_argument("--skip-ref", action="store_true", help="skip autograd through the reference loop")
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
     parser.add_argument("--lengths", type=int, nargs="*", default=[1024, 4096, 16384, 65536])
+    parser.add_argument("--gpu", action="store_true", help="CUDA only: the cuda vs torch backend over --lengths")
     args = parser.parse_args()
     if args.worker:
         return worker_main(run_worker)
     here = os.path.abspath(__file__)
+    if args.gpu:
+        return gpu_over_length(here, args.lengths)
     shape = dict(batch=2, dim=64 if args.quick else 512, length=256 if args.quick else 2304, n=16)
     methods = ["cpu", "torch", "pscan"] + ([] if args.skip_ref else ["ref+autograd"])
     if torch.cuda.is_available():
@@ -159,6 +165,31 @@ def main():
         per_k = (f"{r['fwdbwd'] / length * 1000:.3f} | {r['peak_mib'] / length * 1000:.1f}" if "fwdbwd" in r
                  else "n/a | n/a")
         print(f"| {length} | {fmt(r, 'fwd')} | {fmt(r, 'fwdbwd')} | {fmt(r, 'peak_mib', 0)} | {per_k} |", flush=True)
+
+
+def gpu_over_length(here, lengths, repeats=10):
+    """mamba-ssm's kernel (cuda backend) vs our torch backend, both on CUDA tensors, over L."""
+    if not torch.cuda.is_available():
+        raise SystemExit("--gpu needs a CUDA device")
+    print(f"selective scan on {torch.cuda.get_device_name()}, batch 2, dim 512, N 16, variable B/C, z, D, "
+          f"delta_bias, softplus, fp32; median of {repeats} after a warm-up; peak MiB: allocated GPU memory")
+    print("| L | cuda fwd (ms) | cuda fwd+bwd (ms) | cuda peak MiB | torch fwd (ms) | torch fwd+bwd (ms) "
+          "| torch peak MiB | fwd+bwd: torch / cuda |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for length in lengths:
+        r = {method: measure(here, dict(batch=2, dim=512, length=length, n=16, method=method, device="cuda",
+                                        repeats=repeats, warmup=1), timeout=600)
+             for method in ("cuda", "torch")}
+        cells = []
+        for method in ("cuda", "torch"):
+            cells += [fmt_ms(r[method], "fwd"), fmt_ms(r[method], "fwdbwd"), fmt(r[method], "peak_mib", 0)]
+        ratio = (f"{r['torch']['fwdbwd'] / r['cuda']['fwdbwd']:.1f}" if all("fwdbwd" in v for v in r.values())
+                 else "n/a")
+        print(f"| {length} | " + " | ".join(cells) + f" | {ratio} |", flush=True)
+
+
+def fmt_ms(result, key):
+    return f"{result[key] * 1000:.2f}" if key in result else result.get("status", "n/a")
 
 
 if __name__ == "__main__":

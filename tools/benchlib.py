@@ -48,10 +48,13 @@ def measure(script: str, spec: dict, timeout: float) -> dict:
 
 
 def worker_main(run):
-    """Entry of a worker process: caps memory, runs `run(spec) -> dict`, prints it as JSON."""
+    """Entry of a worker process: caps memory, runs `run(spec) -> dict`, prints it as JSON. A CUDA worker
+    (spec["device"] == "cuda") is not capped: CUDA reserves far more address space than it uses, and the
+    GPU's own out-of-memory error is reported as OOM."""
     spec = json.loads(sys.argv[sys.argv.index("--worker") + 1])
-    limit = MEMORY_LIMIT_GIB * 2 ** 30
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    if spec.get("device") != "cuda":
+        limit = MEMORY_LIMIT_GIB * 2 ** 30
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     try:
         result = run(spec)
     except (MemoryError, RuntimeError) as err:
@@ -60,6 +63,26 @@ def worker_main(run):
         else:
             raise
     print(json.dumps(result), flush=True)
+
+
+class PeakMemory:
+    """Peak memory growth (MiB) from construction to `mib()`: resident set on CPU, allocated GPU memory on
+    CUDA (the resident set does not see it)."""
+
+    def __init__(self, device: str):
+        self.cuda = device == "cuda"
+        if self.cuda:
+            import torch
+            torch.cuda.reset_peak_memory_stats()
+            self.start = torch.cuda.memory_allocated() / 2 ** 20
+        else:
+            self.start = rss_mib()
+
+    def mib(self) -> float:
+        if self.cuda:
+            import torch
+            return torch.cuda.max_memory_allocated() / 2 ** 20 - self.start
+        return peak_rss_mib() - self.start
 
 
 def fmt(result: dict, key: str, digits: int = 3) -> str:

@@ -2,9 +2,9 @@
 
     python tools/convert_checkpoint.py CONFIG SRC DST [--entry NAME] [--trust-pickle]
 
-SRC is read with torch's weights_only loader (tensors, numbers, strings, containers);
-`--trust-pickle` unpickles anything, for a file you trust (releases that saved argparse or numpy
-objects). The task the config belongs to maps the release's layout to its model
+SRC is read with torch's weights_only loader (tensors, numbers, strings, containers, and the
+argparse.Namespace many releases store their options in); `--trust-pickle` unpickles anything, for
+a file you trust (releases that saved numpy or other objects). The task the config belongs to maps the release's layout to its model
 (TaskSpec.convert_checkpoint: key names, shapes, EMA copies, the `module.` prefix); `--entry NAME`
 takes the weights from that entry of SRC instead (e.g. `state_dict` for a non-EMA copy). Every key and
 shape must then fit the model CONFIG builds, or the error lists the mismatches. DST is written
@@ -26,7 +26,11 @@ import torch  # noqa: E402
 def convert(config: str, src: str, dst: str, entry: str | None = None, trust_pickle: bool = False) -> dict:
     cfg = load_config(config)
     task = task_of_config(cfg)
-    checkpoint = torch.load(src, map_location="cpu", weights_only=False) if trust_pickle else read_checkpoint(src)
+    if trust_pickle:
+        checkpoint = torch.load(src, map_location="cpu", weights_only=False)
+    else:
+        with torch.serialization.safe_globals([argparse.Namespace]):  # UniVTG, Vim, ViViM keep their args
+            checkpoint = read_checkpoint(src)
     if entry is not None:
         if entry not in checkpoint:
             raise CheckpointError(f"{src} has no entry {entry!r}; it has {sorted(map(str, checkpoint))}")

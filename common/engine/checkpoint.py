@@ -157,9 +157,9 @@ def read_checkpoint(path: str, map_location="cpu") -> dict:
 
 
 def model_state_dict(checkpoint: dict) -> "OrderedDict[str, torch.Tensor]":
-    """The model weights of a checkpoint dict (its `state_dict`, or the dict itself), without the
-    `module.` prefix DataParallel / DDP add."""
-    state = checkpoint.get("state_dict", checkpoint)
+    """The model weights of a checkpoint dict (its `state_dict` or `model` entry, or the dict itself),
+    without the `module.` prefix DataParallel / DDP add."""
+    state = next((checkpoint[k] for k in ("state_dict", "model") if isinstance(checkpoint.get(k), dict)), checkpoint)
     plain = OrderedDict((k.removeprefix("module."), v) for k, v in state.items())
     if hasattr(state, "_metadata"):
         plain._metadata = OrderedDict((k.removeprefix("module."), v) for k, v in state._metadata.items())

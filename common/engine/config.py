@@ -67,7 +67,7 @@ def check_override_key(cfg: Config, full_key: str, source: str = "the config") -
         if part in node:
             node = node[part]
             continue
-        accepted = _accepted_arguments(node, where, depth)
+        accepted = _accepted_arguments(node, where, depth, cfg.get("default_scope"))
         if depth == len(parts) - 1 and part in accepted:
             return
         known = sorted(set(node) | accepted)
@@ -76,12 +76,12 @@ def check_override_key(cfg: Config, full_key: str, source: str = "the config") -
         raise ValueError(f"override {full_key!r}: {where} of {source} has no key {part!r}{hint}")
 
 
-def _accepted_arguments(node: dict, where: str, depth: int) -> set:
+def _accepted_arguments(node: dict, where: str, depth: int, scope: str | None) -> set:
     """Argument names of what `node` builds (through every **kwargs-forwarding base class)."""
     if depth == 0:
         builder = Runner
     elif "type" in node:
-        builder = _lookup(node["type"])
+        builder = _lookup(node["type"], scope)
     else:
         implicit = _IMPLICIT_BUILDERS.get(where)
         builder = implicit(node) if implicit else None
@@ -99,16 +99,20 @@ def _accepted_arguments(node: dict, where: str, depth: int) -> set:
     return names
 
 
-def _lookup(type_):
+def _lookup(type_, scope: str | None):
+    """The class a `type` names: in the config's default scope first (a downstream library such as
+    mmaction registers in child registries that mmengine's root ones do not search), then the roots."""
     if not isinstance(type_, str):
         return type_
-    for reg in _REGISTRIES:
-        try:
-            found = reg.get(type_)
-        except KeyError:
-            found = None
-        if found is not None:
-            return found
+    keys = ([f"{scope}.{type_}"] if scope and "." not in type_ else []) + [type_]
+    for key in keys:
+        for reg in _REGISTRIES:
+            try:
+                found = reg.get(key)
+            except (KeyError, ImportError):  # a child registry whose library registers elsewhere
+                found = None
+            if found is not None:
+                return found
     return None
 
 

@@ -5,7 +5,7 @@ from typing import Callable, Optional, Sequence
 
 
 # The task packages of this repository, in the order the main job (tools/demo.py) runs them.
-LANDED_TASKS = ("asmamba", "actionmamba")
+LANDED_TASKS = ("asmamba", "actionmamba", "testra_mamba", "pdvc_mamba", "videomamba_st", "univtg_mamba")
 
 
 @dataclass(frozen=True)

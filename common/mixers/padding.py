@@ -28,3 +28,29 @@ def reverse_within_length(x: torch.Tensor, lengths: torch.Tensor | None, dim: in
     shape = [1] * x.dim()
     shape[0], shape[dim] = x.shape[0], length
     return x.gather(dim, index.view(shape).expand_as(x))
+
+
+def concat_valid_first(xs, masks):
+    """Concatenates padded sequences along time so that every sample's valid tokens come first.
+
+    xs: tensors (B, L_k, ...), masks: (B, L_k) bool, True = valid (anywhere, not only a prefix).
+    Returns (x (B, sum L_k, ...), mask (B, sum L_k) marking a valid prefix, index (B, sum L_k)): input
+    token t of the plain concatenation sits at x[b, index[b, t]]; valid tokens keep their order, segment
+    after segment, and padding follows them. What lets a mixer that wants a valid prefix (the Mamba family)
+    scan e.g. [text ; video] with both padded; `take_segment` reads a segment back.
+    """
+    x = torch.cat(list(xs), dim=1)
+    valid = torch.cat([m.bool() for m in masks], dim=1)
+    lengths = valid.sum(1, keepdim=True)
+    index = torch.where(valid, valid.cumsum(1) - 1, lengths + (~valid).cumsum(1) - 1)
+    shape = index.shape + (1,) * (x.dim() - 2)
+    packed = torch.empty_like(x).scatter_(1, index.view(shape).expand_as(x), x)
+    positions = torch.arange(x.shape[1], device=x.device)
+    return packed, positions < lengths, index
+
+
+def take_segment(packed, index, start, length):
+    """Tokens start..start+length of the plain concatenation, read back from concat_valid_first's output."""
+    idx = index[:, start:start + length]
+    idx = idx.view(idx.shape + (1,) * (packed.dim() - 2)).expand(-1, -1, *packed.shape[2:])
+    return packed.gather(1, idx)

@@ -72,7 +72,7 @@ class SelectiveSSMMixer(nn.Module):
         dt = F.linear(dt, dt_proj.weight).transpose(1, 2)  # the bias enters the scan as delta_bias
         A = -torch.exp(getattr(self, f"A{suffix}_log").float())
         backend = self.scan_backend
-        if ssm_state is not None and resolve_backend(backend, x.device) == "cuda":
+        if ssm_state is not None and resolve_backend(backend, x.device, x.dtype) == "cuda":
             backend = "torch"  # mamba-ssm's kernel cannot start from a given state
         return selective_scan(x, dt, A, B.transpose(1, 2), C.transpose(1, 2),
                               getattr(self, "D" + suffix).float(), z=z,

@@ -5,7 +5,8 @@ Backends (each in its own file, only this module knows them all):
   cpu    our numba kernel with a hand-written backward (fast CPU path)
   torch  plain PyTorch, any device (a GPU without mamba-ssm, a CPU without numba)
   ref    sequential loop under autograd; obviously correct, slow; the tests' reference
-"auto" picks cuda / cpu for the tensors' device and falls back to torch when that one is missing.
+"auto" picks cuda / cpu for the tensors' device and falls back to torch when that one is missing (or,
+for cuda, when the inputs are float64, which the kernel does not compute).
 Precedence: the `backend` argument, then the VMS_SCAN_BACKEND environment variable, then auto.
 """
 import functools
@@ -14,7 +15,7 @@ import warnings
 
 import torch
 
-from .scan_cuda import MAX_D_STATE, cuda_available, scan_cuda
+from .scan_cuda import KERNEL_DTYPES, MAX_D_STATE, cuda_available, on_kernel_device, scan_cuda
 from .scan_ref import scan_ref
 from .scan_torch import scan_torch
 
@@ -55,20 +56,24 @@ def _scan_cpu(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus
 _IMPLEMENTATIONS = {"cuda": scan_cuda, "cpu": _scan_cpu, "torch": scan_torch, "ref": scan_ref}
 
 
-def resolve_backend(backend: str, device: torch.device) -> str:
-    """The concrete backend `selective_scan` would run for tensors on `device`."""
+def resolve_backend(backend: str, device: torch.device, dtype: torch.dtype = torch.float32) -> str:
+    """The concrete backend `selective_scan` would run for inputs of `dtype` on `device`."""
     name = backend if backend != "auto" else os.environ.get(ENV_VAR, "auto")
     if name not in BACKENDS:
         source = "backend" if backend != "auto" else ENV_VAR
         raise ValueError(f"{source}={name!r}: expected one of {BACKENDS}")
     if name == "auto":
-        if device.type == "cuda":
-            return "cuda" if cuda_available() else "torch"
+        if on_kernel_device(device):
+            return "cuda" if dtype in KERNEL_DTYPES and cuda_available() else "torch"
         if device.type == "cpu":
             return "cpu" if cpu_available() else "torch"
         return "torch"
-    if name == "cuda" and device.type != "cuda":
-        raise ValueError(f"backend 'cuda' needs CUDA tensors, got tensors on {device}")
+    if name == "cuda":
+        if not on_kernel_device(device):
+            raise ValueError(f"backend 'cuda' needs CUDA tensors, got tensors on {device}")
+        if dtype not in KERNEL_DTYPES:
+            raise ValueError(f"backend 'cuda' (mamba-ssm) computes fp32/fp16/bf16 inputs, got {dtype}; "
+                             "use backend='torch'")
     if name == "cpu":
         if device.type != "cpu":
             raise ValueError(f"backend 'cpu' needs CPU tensors, got tensors on {device}")
@@ -138,12 +143,14 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
     out_t = <h_t, C_t> + D u_t, times silu(z_t) if z is given.
     initial_state (batch, dim, N), an extension for streaming: the state before step 0 (zeros if None);
     not supported by the cuda backend.
-    fp16/bf16/fp32 inputs are computed in fp32 (float64 stays float64). Returns out (batch, dim, L) in
-    u's dtype, and with return_last_state also the last state (batch, dim, N) in fp32 (no gradient).
+    fp16/bf16/fp32 inputs are computed in fp32 (float64 stays float64; the cuda backend takes no float64
+    and first rounds delta, z and variable B/C to u's dtype, as its kernel requires). Returns out
+    (batch, dim, L) in u's dtype, and with return_last_state also the last state (batch, dim, N) in fp32
+    (no gradient).
     """
     u, delta, A, B, C, D, z, delta_bias, initial_state = _canonical(
         u, delta, A, B, C, D, z, delta_bias, initial_state)
-    name = resolve_backend(backend, u.device)
+    name = resolve_backend(backend, u.device, u.dtype)
     if name == "cuda":
         if A.shape[1] > MAX_D_STATE:
             raise ValueError(f"A has shape {tuple(A.shape)}: the cuda backend supports d_state <= "

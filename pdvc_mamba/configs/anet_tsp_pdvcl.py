@@ -1,0 +1,6 @@
+# PDVC-light on ActivityNet Captions, TSP features (cfgs/anet_tsp_pdvcl.yml).
+_base_ = ["./anet_tsp_pdvc.py"]
+model = dict(captioner=dict(_delete_=True, type="LightCaptioner", rnn_size=512, input_encoding_size=512,
+                            drop_prob=0.5, max_caption_len=30))
+val_evaluator = dict(rerank_alpha=0.3)
+test_evaluator = dict(rerank_alpha=0.3)

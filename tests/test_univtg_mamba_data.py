@@ -1,0 +1,118 @@
+"""The Moment-DETR / UniVTG loaders: features and targets as upstream builds them, and clear errors."""
+import json
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from univtg_mamba.datasets import MomentRetrievalDataset, clip_targets, moment_collate, saliency_targets
+
+
+def write_set(root, items, video_len=None, dims=(6, 4), text_dim=5, text_len=3):
+    """A tiny UniVTG-layout data set: metadata jsonl + vid_slowfast / vid_clip / txt_clip npz files."""
+    rng = np.random.default_rng(0)
+    for folder in ("metadata", "vid_slowfast", "vid_clip", "txt_clip"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    for item in items:
+        n = video_len or int(item["duration"] // 2)
+        np.savez(root / "vid_slowfast" / f"{item['vid']}.npz", features=rng.normal(size=(n, dims[0])))
+        np.savez(root / "vid_clip" / f"{item['vid']}.npz", features=rng.normal(size=(n + 1, dims[1])))
+        np.savez(root / "txt_clip" / f"{item['qid']}.npz", last_hidden_state=rng.normal(size=(text_len, text_dim)),
+                 pooler_output=rng.normal(size=text_dim))
+    ann = root / "metadata" / "set.jsonl"
+    ann.write_text("".join(json.dumps(item) + "\n" for item in items))
+    return ann
+
+
+def dataset(root, ann, **kw):
+    return MomentRetrievalDataset(str(ann), [str(root / "vid_slowfast"), str(root / "vid_clip")],
+                                  str(root / "txt_clip"), [6, 4], text_feat_dim=5, **kw)
+
+
+QUERY = dict(qid=7, query="a dog runs", vid="v1", duration=16, relevant_windows=[[4, 10]],
+             relevant_clip_ids=[2, 3, 4], saliency_scores=[[1, 2, 3], [4, 4, 4], [0, 0, 3]])
+
+
+def test_clip_targets_follow_upstreams_anchor_formula():
+    # 8 clips of 2 s; anchors (t + 1) / 8 = each clip's end; the window [4, 10] s is [0.25, 0.625] normalised
+    timestamp, span, window = clip_targets([[4, 10]], 8, 2.0)
+    assert timestamp.tolist() == pytest.approx([(t + 1) / 8 for t in range(8)])
+    assert window.tolist() == [0, 1, 1, 1, 1, 0, 0, 0]  # clip 1 ends at 4 s: inside, as upstream counts it
+    assert span[2].tolist() == [0.25, 0.625] and span[0].tolist() == [0, 0]
+    # 1 s clips (Charades-STA): anchors at the clip centres
+    assert clip_targets([[2.5, 4.2]], 6, 1.0)[2].tolist() == [0, 0, 1, 1, 0, 0]  # anchors 2.5 s and 3.5 s
+    # overlapping windows: a clip takes the later one; no anchor inside any window: the first window, its clip
+    assert clip_targets([[0, 8], [4, 12]], 8, 2.0)[1][2].tolist() == [0.25, 0.75]
+    timestamp, span, window = clip_targets([[4.2, 4.8]], 8, 2.0)
+    assert window.tolist() == [0, 0, 1, 0, 0, 0, 0, 0] and torch.equal(span, torch.tensor([[4.2 / 16, 4.8 / 16]] * 8))
+
+
+def test_saliency_targets_mean_scores_and_positive_clip():
+    window = torch.tensor([0, 0, 1, 1, 1, 0, 0, 0.0])
+    saliency, positive = saliency_targets(QUERY, 8, window, "top")
+    assert saliency.tolist() == pytest.approx([0, 0, 2, 4, 1, 0, 0, 0])
+    assert positive == 3  # the highest summed score
+    assert {saliency_targets(QUERY, 8, window, "random", random.Random(s))[1] for s in range(40)} == {2, 3, 4}
+    # without saliency labels (Charades-STA): the window, and a positive inside it
+    item = {k: v for k, v in QUERY.items() if k not in ("relevant_clip_ids", "saliency_scores")}
+    saliency, positive = saliency_targets(item, 8, window, "random")
+    assert saliency.tolist() == window.tolist() and positive in (2, 3, 4)
+
+
+def test_item_reads_features_as_upstream(tmp_path):
+    ann = write_set(tmp_path, [QUERY, dict(QUERY, qid=8, vid="v2", duration=12, relevant_windows=[[0, 2]],
+                                           relevant_clip_ids=[0], saliency_scores=[[2, 2, 2]])])
+    ds = dataset(tmp_path, ann)
+    assert len(ds) == 2 and ds.video_dim == 12
+    item = ds[0]
+    video, text, sample = item["video"], item["text"], item["sample"]
+    assert video.shape == (8, 12)  # the CLIP stream's extra clip is cut; 6 + 4 + 2 (temporal endpoints)
+    assert torch.allclose(video[:, :6].norm(dim=1), torch.ones(8), atol=1e-4)  # each stream L2-normalised
+    assert torch.allclose(video[:, 6:10].norm(dim=1), torch.ones(8), atol=1e-4)
+    assert torch.allclose(video[:, 10:], torch.tensor([[t / 8, (t + 1) / 8] for t in range(8)]))
+    assert text.shape == (3, 5) and torch.allclose(text.norm(dim=1), torch.ones(3), atol=1e-4)
+    assert sample["timestamp_window"].tolist() == [0, 1, 1, 1, 1, 0, 0, 0]
+    batch = moment_collate([ds[0], ds[1]])
+    assert batch["inputs"]["video"].shape == (2, 8, 12) and batch["inputs"]["video_mask"].sum(1).tolist() == [8, 6]
+    assert [s["qid"] for s in batch["data_samples"]] == [7, 8]
+
+
+def test_unlabelled_split_gives_predictable_items(tmp_path):
+    ann = write_set(tmp_path, [dict(qid=1, query="q", vid="v", duration=10)])
+    sample = dataset(tmp_path, ann)[0]["sample"]
+    assert sample == dict(qid=1, query="q", vid="v", duration=10.0, clip_len=2.0)
+
+
+@pytest.mark.parametrize("break_it, message", [
+    (lambda root: (root / "vid_clip" / "v1.npz").unlink(), r"1 feature files not found, e.g. \[.*vid_clip/v1.npz"),
+    (lambda root: np.savez(root / "vid_clip" / "v1.npz", features=np.zeros((8, 3))),
+     r"v1.npz: expected a \(rows >= 1, 4\)"),
+    (lambda root: np.savez(root / "vid_clip" / "v1.npz", feats=np.zeros((8, 4))),
+     r"expected an array under key 'features'"),
+    (lambda root: np.savez(root / "vid_clip" / "v1.npz", features=np.full((8, 4), np.nan)),
+     "NaN or Inf"),
+    (lambda root: np.savez(root / "txt_clip" / "7.npz", pooler_output=np.zeros(5)), "'last_hidden_state'"),
+])
+def test_bad_feature_files_are_named(tmp_path, break_it, message):
+    ann = write_set(tmp_path, [QUERY])
+    break_it(tmp_path)
+    with pytest.raises((FileNotFoundError, KeyError, ValueError), match=message):
+        dataset(tmp_path, ann)[0]
+
+
+@pytest.mark.parametrize("lines, message", [
+    (['{"qid": 7,'], "line 1: not valid JSON"),
+    ([json.dumps(QUERY), json.dumps(QUERY)], "qid 7 appears more than once"),
+    ([json.dumps(dict(QUERY, relevant_windows=[[10, 4]]))], "relevant_windows"),
+    ([json.dumps(dict(QUERY, saliency_scores=[[1, 2]] * 3))], "3 annotators"),
+    ([json.dumps(QUERY), json.dumps({k: v for k, v in QUERY.items() if k != "relevant_windows"} | {"qid": 9})],
+     "some queries have 'relevant_windows'"),
+    ([], "no queries"),
+])
+def test_bad_metadata_is_named(tmp_path, lines, message):
+    write_set(tmp_path, [QUERY])
+    ann = tmp_path / "metadata" / "bad.jsonl"
+    ann.write_text("".join(line + "\n" for line in lines))
+    with pytest.raises(ValueError, match=message):
+        dataset(tmp_path, ann)

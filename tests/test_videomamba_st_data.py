@@ -1,0 +1,216 @@
+"""The toy videos (real H.264 files in the Kinetics list format, classes only the frames' order tells), mmaction2's
+pipelines on them (train views, multi-view testing), the EPIC-Kitchens reader, the metric's prediction file against
+videomamba_st.evaluate, and feature extraction on the toy videos."""
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+import videomamba_st  # noqa: F401
+from common.engine import DATASETS, load_config
+from videomamba_st import toy
+from videomamba_st.evaluate import main as evaluate_main
+from videomamba_st.metrics import VideoClassificationMetric, classification_scores, read_predictions, \
+    write_predictions
+
+CONFIGS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "videomamba_st", "configs")
+
+
+@pytest.fixture(scope="module")
+def toy_root(tmp_path_factory, monkeypatch_module):
+    monkeypatch_module.setattr(toy, "VIDEOS_PER_CLASS", {"train": 1, "val": 1})
+    root = str(tmp_path_factory.mktemp("toy") / "videomamba_st")
+    toy.make_toy_data(root, seed=0)
+    return root
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp
+
+
+def toy_dataset(root, split, config="toy/vit_joint.py"):
+    cfg = load_config(os.path.join(CONFIGS, config))
+    loader = cfg.train_dataloader if split == "train" else cfg.val_dataloader
+    dataset = dict(loader.dataset, ann_file=f"{root}/{split}_list_videos.txt",
+                   data_prefix=dict(video=f"{root}/videos_{split}"))
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope("mmaction"):
+        return DATASETS.build(dataset)
+
+
+def test_toy_videos_are_h264_in_the_kinetics_list_format(toy_root):
+    import av
+    lines = open(f"{toy_root}/train_list_videos.txt").read().split("\n")
+    assert lines[-1] == "" and len(lines) - 1 == len(toy.CLASSES)
+    names, labels = zip(*(line.split() for line in lines[:-1]))
+    assert sorted(int(y) for y in labels) == list(range(len(toy.CLASSES)))
+    assert open(f"{toy_root}/label_map.txt").read().split() == list(toy.CLASSES)
+    with av.open(f"{toy_root}/videos_train/{names[0]}") as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+    assert len(frames) == toy.FRAMES and frames[0].shape == (toy.SIZE, toy.SIZE, 3)
+
+
+def test_toy_class_is_the_order_of_frames_not_any_frame():
+    rng = np.random.default_rng(0)
+    label = toy.CLASSES.index("red-green-blue/right")
+    video = toy.render(label, rng).astype(float)
+    background = np.median(video.reshape(toy.FRAMES, -1, 3), axis=1)        # the square covers 1/16 of a frame
+    assert background[0].argmax() == 0 and background[15].argmax() == 1 and background[-1].argmax() == 2
+    # the square: its bright pixels move right by SPEED per frame, wrapping around
+    bright = video.min(-1) > 170
+    assert bright[0].sum() == toy.SQUARE ** 2
+    assert (np.roll(bright[0], int(8 * toy.SPEED), axis=1) == bright[8]).mean() > 0.99
+    # every colour fills about a third of every video: the mean frame colour is the same under every class
+    means = {c: np.mean([toy.render(toy.CLASSES.index(c), rng).mean((0, 1, 2)) for _ in range(10)], 0)
+             for c in ("red-green-blue/right", "blue-green-red/left")}
+    assert np.abs(means["red-green-blue/right"] - means["blue-green-red/left"]).max() < 8
+
+
+def test_train_pipeline_gives_one_8_frame_32px_view(toy_root):
+    item = toy_dataset(toy_root, "train")[0]
+    assert item["inputs"].shape == (1, 3, 8, 32, 32) and item["inputs"].dtype == torch.uint8
+    assert item["data_samples"].gt_label.item() == 0
+
+
+def test_test_pipeline_gives_2_clips_x_3_crops(toy_root):
+    dataset = toy_dataset(toy_root, "val")
+    item = dataset[0]
+    assert item["inputs"].shape == (6, 3, 8, 32, 32)
+    assert item["data_samples"].metainfo["filename"].endswith("val_0000.mp4")
+    # the 3 crops of a clip are the left, right and middle 32 columns of the 36-wide frame
+    crops = item["inputs"][:3].float()
+    assert not torch.equal(crops[0], crops[1])
+    single = toy_dataset(toy_root, "val", config="toy/single_frame.py")[0]
+    assert single["inputs"].shape == (6, 3, 1, 32, 32)
+
+
+def write_epic(tmp_path, rows):
+    header = ("narration_id,participant_id,video_id,narration_timestamp,start_timestamp,stop_timestamp,start_frame,"
+              "stop_frame,narration,verb,verb_class,noun,noun_class,all_nouns,all_noun_classes\n")
+    path = tmp_path / "EPIC_100_train.csv"
+    path.write_text(header + "".join(rows))
+    return str(path)
+
+
+def test_epic_kitchens_segments_sample_inside_their_timestamps(tmp_path):
+    video_dir = tmp_path / "P01" / "videos"
+    video_dir.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    toy.write_mp4(str(video_dir / "P01_01.MP4"), toy.render(0, rng), fps=8)     # 32 frames at 8 fps: 4 s
+    ann = write_epic(tmp_path, [
+        'P01_01_0,P01,P01_01,00:00:00.00,00:00:01.00,00:00:02.50,60,150,"open tap",open,3,tap,7,"[\'tap\']",[7]\n',
+        'P01_01_1,P01,P01_01,00:00:00.00,00:00:03.00,00:00:04.00,180,240,"wash",wash,2,hand,11,"[\'hand\']",[11]\n'])
+    cfg = load_config(os.path.join(CONFIGS, "epic_kitchens100_noun_timesformer.py"))
+    pipeline = [dict(type="DecordInit"), dict(type="TrimToSegment"),
+                dict(type="UniformSample", clip_len=4, num_clips=1, test_mode=True)]
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope("mmaction"):
+        dataset = DATASETS.build(dict(cfg.train_dataloader.dataset, ann_file=ann, pipeline=pipeline,
+                                      data_prefix=dict(video=str(tmp_path))))
+    assert dataset.label == "noun" and len(dataset) == 2
+    first, second = dataset[0], dataset[1]
+    assert first["label"] == 7 and second["label"] == 11
+    assert first["frame_inds"].min() >= 8 and first["frame_inds"].max() < 20       # 1.0-2.5 s at 8 fps
+    assert second["frame_inds"].min() >= 24 and second["frame_inds"].max() < 32
+
+
+def test_epic_kitchens_bad_rows_name_the_file_and_line(tmp_path):
+    ann = write_epic(tmp_path, ['P01_01_0,P01,P01_01,00:00:00.00,00:00:02.00,00:00:01.00,0,0,"x",x,3,y,7,"[]",[]\n'])
+    from videomamba_st.datasets import EpicKitchensDataset
+    with pytest.raises(ValueError, match=r"EPIC_100_train.csv:2: .*empty"):
+        EpicKitchensDataset(ann, pipeline=[])
+    ann = write_epic(tmp_path, ['P01_01_0,P01,P01_01,00:00:00.00,00:00:01.00,00:00:02.00,0,0,"x",x,97,y,7,"[]",[]\n'])
+    with pytest.raises(ValueError, match=r"verb_class 97 outside \[0, 97\)"):
+        EpicKitchensDataset(ann, pipeline=[])
+
+
+def test_metric_file_and_evaluate_cli_agree_with_hand_worked_scores(tmp_path, capsys):
+    scores = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6], [0.5, 0.4, 0.1], [0.2, 0.2, 0.6]])
+    labels = np.array([0, 1, 1, 2])
+    # top-1: videos 0 and 3 -> 0.5; top-2: all but video 1 (its label 1 is 2nd) -> all 4; mean class: (1 + 0 + 1) / 3
+    expected = {"top1": 0.5, "top2": 1.0, "mean1": 2 / 3}
+    assert classification_scores(scores, labels, topk=(1, 2)) == pytest.approx(expected)
+    metric = VideoClassificationMetric(out_dir=str(tmp_path), metric_options=dict(top_k_accuracy=dict(topk=(1, 2))))
+    samples = [dict(pred_score=torch.tensor(s), gt_label=torch.tensor([y]), filename=f"v{i}.mp4")
+               for i, (s, y) in enumerate(zip(scores, labels))]
+    metric.process({}, samples)
+    assert metric.compute_metrics(metric.results) == pytest.approx(expected)
+    names, read_labels, read_scores = read_predictions(str(tmp_path / "predictions.json"))
+    assert names == [f"v{i}.mp4" for i in range(4)] and read_labels.tolist() == labels.tolist()
+    np.testing.assert_allclose(read_scores, scores, atol=1e-6)
+    evaluate_main([str(tmp_path / "predictions.json"), "--topk", "1", "2"])
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("broken, message", [
+    (dict(num_classes=3, videos=[dict(filename="a", label=3, scores=[0, 0, 1])]), "outside"),
+    (dict(num_classes=3, videos=[dict(filename="a", label=0, scores=[0, 1])]), "3 'scores'"),
+    (dict(num_classes=3, videos=[dict(filename="a", label=0, scores=[0, 1, float("nan")])]), "NaN"),
+    (dict(num_classes=3, videos=[dict(filename="a", label=0, scores=[0, 1, 0])] * 2), "twice"),
+    (dict(num_classes=3, videos=[]), "at least one video"),
+])
+def test_malformed_predictions_are_refused(tmp_path, broken, message):
+    path = tmp_path / "predictions.json"
+    path.write_text(json.dumps(broken))
+    with pytest.raises(ValueError, match=message):
+        read_predictions(str(path))
+
+
+def test_metric_without_filenames_cannot_write_its_file(tmp_path):
+    metric = VideoClassificationMetric(out_dir=str(tmp_path))
+    metric.process({}, [dict(pred_score=torch.tensor([0.9, 0.1]), gt_label=torch.tensor([0]))])
+    with pytest.raises(ValueError, match="filename"):
+        metric.compute_metrics(metric.results)
+    write_predictions(str(tmp_path / "p.json"), ["a"], [1], np.array([[0.2, 0.8]]))
+    assert read_predictions(str(tmp_path / "p.json"))[1].tolist() == [1]
+
+
+def test_feature_extraction_writes_one_row_per_clip(toy_root, tmp_path):
+    from common.engine import MODELS
+    from tools.extract_features import main as extract_main
+    config = os.path.join(CONFIGS, "toy/vivim.py")
+    model = MODELS.build(load_config(config).model)
+    checkpoint = str(tmp_path / "vivim.pth")
+    torch.save({"state_dict": model.state_dict()}, checkpoint)
+    out = tmp_path / "features"
+    extract_main([config, checkpoint, f"{toy_root}/videos_val", str(out), "--stride", "8", "--layout", "ct"])
+    files = sorted(p.name for p in out.iterdir())
+    assert files == sorted([f"val_{i:04d}.npy" for i in range(len(toy.CLASSES))] + ["features.json"])
+    feats = np.load(out / "val_0000.npy")
+    assert feats.shape == (64, 4)               # (C, T): clips at frames 0, 8, 16, 24 of 32, 8 frames each
+    manifest = json.load(open(out / "features.json"))
+    assert manifest["feat_stride"] == 8 and manifest["num_frames"] == 8 and manifest["fps"]["val_0000.mp4"] == 8
+    # the last clip's features are the backbone's output on that clip through the test pipeline's centre crop
+    from tools.extract_features import clip_pipeline
+    pipeline = clip_pipeline(load_config(config).test_dataloader.dataset.pipeline)
+    data = pipeline(dict(filename=f"{toy_root}/videos_val/val_0000.mp4", start_index=0, modality="RGB",
+                         frame_inds=np.arange(24, 32), clip_len=8, frame_interval=1, num_clips=1, label=-1))
+    model.eval()
+    batch = model.data_preprocessor(dict(inputs=[data["inputs"]], data_samples=[data["data_samples"]]))
+    with torch.no_grad():
+        expected = model.backbone(batch["inputs"].flatten(0, 1))[0].numpy()
+    np.testing.assert_allclose(feats[:, 3], expected, atol=1e-5)
+
+
+def test_plot_predictions_draws_every_run_on_shared_videos(toy_root, tmp_path):
+    from videomamba_st import TASK
+    videos = sorted(os.listdir(f"{toy_root}/videos_val"))
+    runs = {}
+    for i, label in enumerate(("ViT joint", "ViViM")):
+        work_dir = tmp_path / label.replace(" ", "_")
+        work_dir.mkdir()
+        scores = np.eye(len(toy.CLASSES))[np.roll(np.arange(len(videos)), i)]
+        write_predictions(str(work_dir / "predictions.json"), [f"{toy_root}/videos_val/{v}" for v in videos],
+                          list(range(len(videos))), scores)
+        runs[label] = str(work_dir)
+    cfg = load_config(os.path.join(CONFIGS, "toy/vit_joint.py"),
+                      {"val_dataloader.dataset.ann_file": f"{toy_root}/val_list_videos.txt"})
+    path = tmp_path / "predictions.png"
+    TASK.plot_predictions(cfg, runs, str(path))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
