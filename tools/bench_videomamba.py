@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import common  # noqa: E402,F401  (sets the OpenMP wait policy before torch loads)
 import torch  # noqa: E402
 
-from tools.benchlib import MEMORY_LIMIT_GIB, fmt, measure, median_time, peak_rss_mib, rss_mib, worker_main  # noqa: E402
+from tools.benchlib import MEMORY_LIMIT_GIB, fmt, measure, median_time, peak_rss_mib, start_peak_rss, worker_main  # noqa: E402
 
 IMG, PATCH = 224, 16
 
@@ -49,7 +49,7 @@ def run_worker(spec):
             torch.cuda.synchronize()
 
     step()  # warm-up: kernel compilation, allocator
-    rss0 = rss_mib()
+    rss0 = start_peak_rss()
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     seconds = median_time(step, repeats=spec["repeats"], warmup=0)
