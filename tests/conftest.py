@@ -27,6 +27,16 @@ def rel_err(actual: torch.Tensor, expected: torch.Tensor) -> float:
     return ((actual.detach().double() - expected.detach().double()).abs().max() / scale).item()
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Training tests run many small ops: on a shared 2-core machine one thread beats two by far.
+    A module opts in with `pytestmark = pytest.mark.usefixtures("one_thread")`."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def toy_dir(tmp_path, monkeypatch):
     """A working directory holding the engine toy task's data at the configs' relative data_root."""

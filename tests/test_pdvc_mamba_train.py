@@ -16,15 +16,7 @@ from pdvc_mamba.visualize import plot_predictions
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EPOCHS = 8
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Many small ops: on a shared 2-core machine one thread beats two."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 @pytest.fixture(scope="module")

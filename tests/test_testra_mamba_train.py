@@ -15,15 +15,7 @@ from testra_mamba.evaluate import main as evaluate_main
 from testra_mamba.metrics import KEYS, chance_recall
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Many small ops: on a shared 2-core machine one thread beats two by far."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 @pytest.fixture(scope="module")

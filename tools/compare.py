@@ -66,8 +66,9 @@ class Progress:
         per_job = (sum(self.durations) / len(self.durations) if self.durations
                    else (elapsed + eta if eta is not None else None))
         rest = None if eta is None or per_job is None else eta + per_job * (self.total - job)
+        loss = f"{state['loss']:.4f}" if "loss" in state else "-"  # none before the first logged step
         line = (f"[{job}/{self.total}] {label}: epoch {state.get('epoch', 0)}/{state.get('max_epochs', '?')} "
-                f"({state.get('phase', 'starting')}) loss {state.get('loss', float('nan')):.4f} | "
+                f"({state.get('phase', 'starting')}) loss {loss} | "
                 f"ETA {format_seconds(eta) if eta is not None else '?'}, all "
                 f"{format_seconds(rest) if rest is not None else '?'}")
         if self.tty:
