@@ -6,7 +6,8 @@
 One step = forward of the backbone built by each THUMOS14 config (embedding + 6-level pyramid),
 backward of the sum of its level outputs, AdamW update. fp32, CUDA when present, else CPU. Each
 measurement runs in its own process (tools/benchlib.py): on CUDA peak memory is the allocator's
-peak, on CPU the resident set's peak over the timed steps above its size before them. "x ActionFormer":
+peak, on CPU the resident set's peak over the timed steps above its size before the warm-up step
+(what the step needs beyond the built backbone and input, optimizer state included). "x ActionFormer":
 step time over ActionFormer's, same run.
 """
 import argparse
@@ -18,7 +19,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import common  # noqa: E402,F401  (sets the OpenMP wait policy before torch loads)
 import torch  # noqa: E402
 
-from tools.benchlib import MEMORY_LIMIT_GIB, fmt, measure, median_time, peak_rss_mib, start_peak_rss, worker_main  # noqa: E402
+from tools.benchlib import (MEMORY_LIMIT_GIB, fmt, measure, median_time, peak_rss_mib, rss_mib,  # noqa: E402
+                           start_peak_rss, worker_main)
 
 CONFIGS = {
     "ActionFormer (window 19)": "actionmamba/configs/thumos14_i3d_actionformer.py",
@@ -45,8 +47,9 @@ def run_worker(spec):
         if device == "cuda":
             torch.cuda.synchronize()
 
-    step()  # warm-up: kernel compilation, optimizer state
-    rss0 = start_peak_rss()
+    rss0 = rss_mib()  # backbone, optimizer and input built: the step's memory is what comes on top
+    step()  # warm-up: kernel compilation, optimizer state (the state is kept: part of the step's memory)
+    start_peak_rss()  # the peak from here on: JIT compilation during the warm-up is not the step's
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     seconds = median_time(step, repeats=spec["repeats"], warmup=0)
