@@ -17,9 +17,15 @@ def selective_scan_flops(batch, dim, length, n_state):
 
 
 def _scan_handle(inputs, outputs):
-    """Our CPU kernel and mamba-ssm's kernel: inputs start (u, delta, A, ...)."""
+    """mamba-ssm's kernel: inputs start (u (b, d, l), delta, A (d, n), ...)."""
     batch, dim, length = get_shape(inputs[0])
     return selective_scan_flops(batch, dim, length, get_shape(inputs[2])[1])
+
+
+def _scan_cpu_handle(inputs, outputs):
+    """Our CPU kernel: inputs start (u (b, l, groups, c), delta, A (groups, c, n), ...)."""
+    batch, length, groups, channels = get_shape(inputs[0])
+    return selective_scan_flops(batch, groups * channels, length, get_shape(inputs[2])[2])
 
 
 def _linear_scan_handle(inputs, outputs):
@@ -39,7 +45,7 @@ def _sdpa_handle(inputs, outputs):
 
 
 HANDLES = {
-    "prim::PythonOp.SelectiveScanCPU": _scan_handle,
+    "prim::PythonOp.SelectiveScanCPU": _scan_cpu_handle,
     "prim::PythonOp.SelectiveScanFn": _scan_handle,
     "prim::PythonOp.LinearScan": _linear_scan_handle,
     "aten::scaled_dot_product_attention": _sdpa_handle,

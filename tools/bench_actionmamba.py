@@ -6,7 +6,9 @@
 One step = forward of the backbone built by each THUMOS14 config (embedding + 6-level pyramid),
 backward of the sum of its level outputs, AdamW update. fp32, CUDA when present, else CPU. Each
 measurement runs in its own process (tools/benchlib.py): on CUDA peak memory is the allocator's
-peak, on CPU the process's resident-set growth.
+peak, on CPU the resident set's peak over the timed steps above its size before the warm-up step
+(what the step needs beyond the built backbone and input, optimizer state included). "x ActionFormer":
+step time over ActionFormer's, same run.
 """
 import argparse
 import os
@@ -17,7 +19,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import common  # noqa: E402,F401  (sets the OpenMP wait policy before torch loads)
 import torch  # noqa: E402
 
-from tools.benchlib import MEMORY_LIMIT_GIB, fmt, measure, median_time, peak_rss_mib, rss_mib, worker_main  # noqa: E402
+from tools.benchlib import (MEMORY_LIMIT_GIB, fmt, measure, median_time, peak_rss_mib, rss_mib,  # noqa: E402
+                           start_peak_rss, worker_main)
 
 CONFIGS = {
     "ActionFormer (window 19)": "actionmamba/configs/thumos14_i3d_actionformer.py",
@@ -44,8 +47,9 @@ def run_worker(spec):
         if device == "cuda":
             torch.cuda.synchronize()
 
-    step()  # warm-up: kernel compilation, optimizer state
-    rss0 = rss_mib()
+    rss0 = rss_mib()  # backbone, optimizer and input built: the step's memory is what comes on top
+    step()  # warm-up: kernel compilation, optimizer state (the state is kept: part of the step's memory)
+    start_peak_rss()  # the peak from here on: JIT compilation during the warm-up is not the step's
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     seconds = median_time(step, repeats=spec["repeats"], warmup=0)
@@ -70,11 +74,15 @@ def main():
         f"cpu ({torch.get_num_threads()} threads)"
     print(f"backbone training step (forward, backward, AdamW), batch {args.batch}, {args.length} steps, fp32, "
           f"{device}; median of {args.repeats} after a warm-up; memory cap {MEMORY_LIMIT_GIB} GiB")
-    print("| backbone | params (M) | s / step | peak MiB |\n| --- | ---: | ---: | ---: |")
+    print("| backbone | params (M) | s / step | x ActionFormer | peak MiB |\n| --- | ---: | ---: | ---: | ---: |")
+    baseline = None
     for name, config in CONFIGS.items():
         r = measure(here, dict(config=os.path.join(repo, config), batch=args.batch, length=args.length,
                                repeats=args.repeats), timeout=args.timeout)
-        print(f"| {name} | {fmt(r, 'params_m', 2)} | {fmt(r, 'seconds')} | {fmt(r, 'peak_mib', 0)} |", flush=True)
+        baseline = r.get("seconds") if baseline is None else baseline  # the first row is ActionFormer
+        ratio = f"{r['seconds'] / baseline:.2f}" if "seconds" in r and baseline else "n/a"
+        print(f"| {name} | {fmt(r, 'params_m', 2)} | {fmt(r, 'seconds')} | {ratio} | {fmt(r, 'peak_mib', 0)} |",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,10 @@ References (written here, not part of the library):
                 (b, d, L, N), loop over L slicing them, autograd through the loop
   pscan         a Blelloch log-depth parallel scan in plain PyTorch with a custom backward (mamba.py's
                 approach)
+floor         the scan's arithmetic alone (cpu backend, fp32): per state element and forward+backward, the two
+              exps (forward, backward's recomputation) and the 17 multiplies / multiply-adds our kernel does,
+              on data that stays in registers and L1, over the same (batch, channel-block) tasks and threads;
+              "x floor" is how far the cpu backend is from it
 Then the fast backend over L in {1k, 4k, 16k, 64k}: time and peak memory, which grow linearly.
 With --gpu (a CUDA machine), instead: the cuda backend (mamba-ssm's fused kernel) and our torch backend
 on CUDA tensors over the same L, forward and forward+backward, peak allocated GPU memory.
@@ -91,8 +95,60 @@ def pscan_selective_scan(u, delta, A, B, C, D, z, delta_bias):
     return ((h * C.transpose(1, 2)[:, None]).sum(-1) + D[:, None] * u) * F.silu(z)
 
 
+def scan_floor(batch, dim, length, n):
+    """Seconds of the floor kernel (see the docstring above): the cpu backend's exp (cpu_kernels.vexp),
+    lanes, tasks and threads, every value needed so that nothing is optimised away."""
+    import numba
+    import numpy as np
+
+    from common.ops.cpu_kernels import JIT, LANES, n_slices, vexp
+
+    @numba.njit(parallel=True, **JIT)
+    def floor(dt, A, A2, tasks, length, out):
+        n_state = A.shape[0]
+        for task in numba.prange(tasks):
+            h = np.zeros((n_state, LANES), dtype=np.float32)
+            h2 = np.zeros((n_state, LANES), dtype=np.float32)
+            dh = np.zeros((n_state, LANES), dtype=np.float32)
+            dA = np.zeros((n_state, LANES), dtype=np.float32)
+            acc = np.zeros((4, LANES), dtype=np.float32)
+            for i in range(length):
+                row = dt[i % dt.shape[0]]
+                for n in range(n_state):  # three constants: no product is shared between the passes
+                    b, b2, b3 = np.float32(n + 0.5), np.float32(n + 0.25), np.float32(n + 0.75)
+                    for w in range(LANES):
+                        x = row[w]
+                        a = vexp(x * A[n, w])                       # forward: 4
+                        h[n, w] = a * h[n, w] + x * b
+                        acc[0, w] += h[n, w] * b
+                        a2 = vexp(x * A2[n, w])                     # backward's recomputation: 4
+                        h2[n, w] = a2 * h2[n, w] + x * b2
+                        acc[1, w] += h2[n, w] * b2
+                        dh_n = dh[n, w] + x * b3                    # adjoint: 9
+                        acc[2, w] += x * h2[n, w]
+                        acc[3, w] += dh_n * x + dh_n * b
+                        da = dh_n * h[n, w] * a
+                        dA[n, w] += da * x + da * A[n, w]
+                        dh[n, w] = dh_n * a2
+            for w in range(LANES):
+                out[task, w] = acc[0, w] + acc[1, w] + acc[2, w] + acc[3, w] + dA[0, w] + dh[0, w]
+
+    g = np.random.default_rng(0)
+    dt = g.uniform(0.01, 0.1, (64, LANES)).astype(np.float32)
+    A = -g.uniform(1, 16, (n, LANES)).astype(np.float32)
+    A2 = A * np.float32(1.001)
+    # the scan's tasks: batch x slices, each walking its share of the channel blocks
+    blocks = -(-dim // LANES)
+    tasks = batch * n_slices(batch, dim)
+    out = np.zeros((tasks, LANES), dtype=np.float32)
+    floor(dt, A, A2, tasks, 2, out)  # compile
+    return median_time(lambda: floor(dt, A, A2, tasks, length * blocks * batch // tasks, out), 3, 1)
+
+
 def run_worker(spec):
     from common import selective_scan
+    if spec["method"] == "floor":
+        return {"fwdbwd": scan_floor(spec["batch"], spec["dim"], spec["length"], spec["n"])}
     if spec["method"] == "cpu":  # compile first: the JIT's own memory is not the scan's
         selective_scan(**make_inputs(1, 2, 3, 2), delta_softplus=True, backend="cpu").sum().backward()
     memory = PeakMemory(spec.get("device", "cpu"))
@@ -136,7 +192,7 @@ def main():
     if args.gpu:
         return gpu_over_length(here, args.lengths)
     shape = dict(batch=2, dim=64 if args.quick else 512, length=256 if args.quick else 2304, n=16)
-    methods = ["cpu", "torch", "pscan"] + ([] if args.skip_ref else ["ref+autograd"])
+    methods = ["cpu", "floor", "torch", "pscan"] + ([] if args.skip_ref else ["ref+autograd"])
     if torch.cuda.is_available():
         methods += ["cuda@cuda", "torch@cuda"]
     print(f"selective scan, batch {shape['batch']}, dim {shape['dim']}, L {shape['length']}, N {shape['n']}, "
@@ -155,6 +211,8 @@ def main():
     for method, r in results.items():
         ratio = f"{r['fwdbwd'] / fast['fwdbwd']:.1f}" if "fwdbwd" in r and "fwdbwd" in fast else "n/a"
         print(f"| {method} | {fmt(r, 'fwd')} | {fmt(r, 'fwdbwd')} | {ratio} |")
+    if "fwdbwd" in fast and "fwdbwd" in results["floor"]:
+        print(f"\ncpu backend forward+backward / floor: {fast['fwdbwd'] / results['floor']['fwdbwd']:.2f}x")
 
     lengths = [256, 1024] if args.quick else args.lengths
     print(f"\ncpu backend over L (batch 2, dim {shape['dim']}, N 16): time and peak memory")

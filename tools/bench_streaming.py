@@ -2,6 +2,7 @@
 ESA update), TeSTra recomputing its whole window every tick, and the causal Mamba stream.
 
     python tools/bench_streaming.py [--scale ek100|toy] [--minutes 1 10 60] [--steps 50] [--device cpu|cuda]
+    python tools/bench_streaming.py --layer [--d-model 1024] [--steps 200]
 
 --scale ek100 (default) builds the models of testra_mamba/configs/testra_ek100.py and mamba_stream_ek100.py with
 EK100's class counts (97 verbs, 300 nouns, 3806 actions, written to a temporary annotation folder); toy builds
@@ -11,6 +12,11 @@ state and are skipped, TeSTra's recompute only buffers the features), and at eac
 update + readout are timed (median), alternating between the models so that changing load hits all alike.
 State memory: TeSTra stream = ESA sums, logit / value and feature rings; recompute = the window's raw
 features; Mamba = per layer its conv inputs and SSM state.
+
+--layer: one layer's step instead, batch 1, d 1024: Mamba.stream on one new token (d_state 16, d_conv 4,
+expand 2, as mamba_stream_ek100) next to one causal attention step over TeSTra's 5 s work window (20 ticks
+at 4 fps, 8 heads): the new token's query against a cache of the window's keys and values, and the
+window recomputed under a causal mask; projections included, timed alternately (median).
 """
 import argparse
 import collections
@@ -98,14 +104,72 @@ def bench(methods, in_dim, marks, steps, device):
     return rows
 
 
+def layer_step(d_model, steps, device, window=5 * FPS, n_head=8):
+    """Median ms per step of Mamba.stream and of causal attention over `window` ticks (see --layer)."""
+    from common.mixers import Mamba, MultiHeadSelfAttention
+    torch.manual_seed(0)
+    mamba = Mamba(d_model, d_state=16, d_conv=4, expand=2).to(device).eval()
+    attn = MultiHeadSelfAttention(d_model, n_head=n_head).to(device).eval()
+    head_dim = d_model // n_head
+    causal = torch.ones(window, window, dtype=torch.bool, device=device).tril()
+    state = dict(mamba=mamba.init_state(1, device), keys=torch.randn(1, n_head, window, head_dim, device=device),
+                 values=torch.randn(1, n_head, window, head_dim, device=device),
+                 tokens=torch.randn(1, window, d_model, device=device))
+
+    def mamba_step(x):
+        _, state["mamba"] = mamba.stream(x, state["mamba"])
+
+    def cached_step(x):  # the new query against the window's cached keys and values
+        q, k, v = attn.qkv(x).view(1, 1, 3, n_head, head_dim).permute(2, 0, 3, 1, 4)
+        state["keys"] = torch.cat([state["keys"][:, :, 1:], k], dim=2)
+        state["values"] = torch.cat([state["values"][:, :, 1:], v], dim=2)
+        out = torch.nn.functional.scaled_dot_product_attention(q, state["keys"], state["values"])
+        attn.proj(out.transpose(1, 2).reshape(1, 1, d_model))
+
+    def window_step(x):  # the whole window again, causal
+        state["tokens"] = torch.cat([state["tokens"][:, 1:], x], dim=1)
+        q, k, v = attn.qkv(state["tokens"]).view(1, window, 3, n_head, head_dim).permute(2, 0, 3, 1, 4)
+        out = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=causal)
+        attn.proj(out.transpose(1, 2).reshape(1, window, d_model))
+
+    methods = {"Mamba.stream, 1 token": mamba_step,
+               f"causal attention, 1 query over {window} cached keys": cached_step,
+               f"causal attention, {window}-tick window recomputed": window_step}
+    times = {name: [] for name in methods}
+    with torch.no_grad():
+        for i in range(steps + 10):  # the first 10: warm-up (numba compilation included)
+            x = torch.randn(1, 1, d_model, device=device)
+            for name, fn in methods.items():
+                start = time.perf_counter()
+                fn(x)
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                if i >= 10:
+                    times[name].append(time.perf_counter() - start)
+    return {name: (1000 * statistics.median(t), 1000 * statistics.quantiles(t, n=10)[-1]) for name, t in times.items()}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", choices=sorted(CONFIGS), default="ek100")
     parser.add_argument("--minutes", type=float, nargs="+", default=[1, 10, 60])
     parser.add_argument("--steps", type=int, default=50, help="ticks timed at each mark")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--layer", action="store_true", help="one layer's step: Mamba.stream vs causal attention")
+    parser.add_argument("--d-model", type=int, default=1024, help="with --layer")
     args = parser.parse_args()
     device = torch.device(args.device)
+    if args.layer:
+        print(f"one layer, batch 1, d {args.d_model}, device {device}, torch threads {torch.get_num_threads()}, "
+              f"{args.steps} timed steps (median, 90th percentile)")
+        print("| step | ms (median) | ms (p90) |\n|---|---:|---:|")
+        results = layer_step(args.d_model, args.steps, device)
+        for name, (median, p90) in results.items():
+            print(f"| {name} | {median:.3f} | {p90:.3f} |")
+        mamba_ms = results["Mamba.stream, 1 token"][0]
+        for name, (median, _) in list(results.items())[1:]:
+            print(f"  Mamba.stream / ({name}) = {mamba_ms / median:.2f}")
+        return
     marks = [int(m * 60 * FPS) for m in args.minutes]
 
     with tempfile.TemporaryDirectory() as tmp:

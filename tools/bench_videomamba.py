@@ -20,7 +20,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import common  # noqa: E402,F401  (sets the OpenMP wait policy before torch loads)
 import torch  # noqa: E402
 
-from tools.benchlib import MEMORY_LIMIT_GIB, fmt, measure, median_time, peak_rss_mib, rss_mib, worker_main  # noqa: E402
+from tools.benchlib import (MEMORY_LIMIT_GIB, fmt, measure, median_time, peak_rss_mib, rss_mib,  # noqa: E402
+                           start_peak_rss, worker_main)
 
 IMG, PATCH = 224, 16
 
@@ -48,8 +49,9 @@ def run_worker(spec):
         if device == "cuda":
             torch.cuda.synchronize()
 
+    rss0 = rss_mib()  # model and input built: the step's memory is what comes on top
     step()  # warm-up: kernel compilation, allocator
-    rss0 = rss_mib()
+    start_peak_rss()  # the peak from here on: JIT compilation during the warm-up is not the step's
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     seconds = median_time(step, repeats=spec["repeats"], warmup=0)

@@ -16,7 +16,24 @@ def rss_mib() -> float:
         return int(f.read().split()[1]) * resource.getpagesize() / 2 ** 20
 
 
+def start_peak_rss() -> float:
+    """Resets the resident set's high-water mark, so that peak_rss_mib() sees only what follows (a
+    warm-up's peak, e.g. the JIT compiling, would otherwise hide a lower later one); returns the RSS now.
+    Where the kernel refuses the reset, the peak stays the process's lifetime peak."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+    return rss_mib()
+
+
 def peak_rss_mib() -> float:
+    """The resident set's high-water mark (since start_peak_rss())."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -76,7 +93,7 @@ class PeakMemory:
             torch.cuda.reset_peak_memory_stats()
             self.start = torch.cuda.memory_allocated() / 2 ** 20
         else:
-            self.start = rss_mib()
+            self.start = start_peak_rss()
 
     def mib(self) -> float:
         if self.cuda:

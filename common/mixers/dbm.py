@@ -21,10 +21,15 @@ class DecomposedBiMamba(SelectiveSSMMixer):
     def forward(self, x, mask=None):
         """x (B, L, d_model), mask (B, L) bool -> (B, L, d_model), zeros at padded positions."""
         x, lengths, keep = self.masked_input(x, mask)
-        xz_f, xz_b = self.in_proj(x).chunk(2, dim=-1)                         # (x, z) per direction
-        xz_b = reverse_within_length(xz_b, lengths)
-        xs, z = torch.cat([xz_f, xz_b], dim=0).transpose(1, 2).chunk(2, dim=1)
-        y_f, y_b = self.branch("", xs, z).chunk(2, dim=0)
-        y = torch.cat([y_f, reverse_within_length(y_b, lengths, dim=2)], dim=1)
-        out = self.out_proj(y.transpose(1, 2))
+        xz = self.in_proj(x)                                  # (B, L, 4 d_inner): (x, z) forward, (x, z) backward
+        if self.fused_cpu(x):
+            xs, z = xz.unflatten(-1, (2, 2 * self.d_inner)).chunk(2, dim=-1)   # (B, L, 2, d_inner) views
+            y = self.branches_cpu(xs, z, lengths, ("",), (False, True))[0].flatten(2)
+        else:
+            xz_f, xz_b = xz.chunk(2, dim=-1)
+            xz_b = reverse_within_length(xz_b, lengths)
+            xs, z = torch.cat([xz_f, xz_b], dim=0).transpose(1, 2).chunk(2, dim=1)
+            y_f, y_b = self.branch("", xs, z).chunk(2, dim=0)
+            y = torch.cat([y_f, reverse_within_length(y_b, lengths, dim=2)], dim=1).transpose(1, 2)
+        out = self.out_proj(y)                                                # y (B, L, 2 d_inner)
         return out if keep is None else out.masked_fill(~keep, 0.0)

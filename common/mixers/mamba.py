@@ -28,9 +28,13 @@ class Mamba(SelectiveSSMMixer):
     def forward(self, x, mask=None):
         """x (B, L, d_model), mask (B, L) bool -> (B, L, d_model). Causal: padding at the end never
         reaches valid positions; padded outputs are zero."""
-        x, _, keep = self.masked_input(x, mask)
-        xs, z = self.in_proj(x).transpose(1, 2).chunk(2, dim=1)
-        out = self.out_proj(self.branch("", xs, z).transpose(1, 2))
+        x, lengths, keep = self.masked_input(x, mask)
+        xs, z = self.in_proj(x).chunk(2, dim=-1)                               # (B, L, d_inner) views
+        if self.fused_cpu(x):
+            y = self.branches_cpu(xs.unsqueeze(2), z.unsqueeze(2), lengths)[0].squeeze(2)
+        else:
+            y = self.branch("", xs.transpose(1, 2), z.transpose(1, 2)).transpose(1, 2)
+        out = self.out_proj(y)
         return out if keep is None else out.masked_fill(~keep, 0.0)
 
     def init_state(self, batch, device=None):
@@ -43,8 +47,16 @@ class Mamba(SelectiveSSMMixer):
         or the previous call. Returns (out (B, L_chunk, d_model), new state). Chunks of any size give
         the one-pass output."""
         state = state or self.init_state(x.shape[0], x.device)
-        xs, z = self.in_proj(x).transpose(1, 2).chunk(2, dim=1)
-        conv_inputs = torch.cat([state.conv.to(xs.dtype), xs], dim=-1)
-        y, ssm = self.branch("", xs, z, conv_state=state.conv, ssm_state=state.ssm)
+        xs, z = self.in_proj(x).chunk(2, dim=-1)                               # (B, L, d_inner) views
+        conv_inputs = torch.cat([state.conv.to(xs.dtype), xs.transpose(1, 2)], dim=-1)
+        if self.fused_cpu(x):
+            y, ssm = self.branches_cpu(xs.unsqueeze(2), z.unsqueeze(2), None,
+                                       conv_state=state.conv.to(x.dtype).unsqueeze(1),
+                                       ssm_state=state.ssm.to(x.dtype).unsqueeze(1))
+            y, ssm = y.squeeze(2), ssm.squeeze(1).to(torch.float64 if x.dtype == torch.float64 else torch.float32)
+        else:
+            y, ssm = self.branch("", xs.transpose(1, 2), z.transpose(1, 2), conv_state=state.conv,
+                                 ssm_state=state.ssm)
+            y = y.transpose(1, 2)
         new_state = MambaState(conv=conv_inputs[..., conv_inputs.shape[-1] - (self.d_conv - 1):], ssm=ssm)
-        return self.out_proj(y.transpose(1, 2)), new_state
+        return self.out_proj(y), new_state

@@ -4,6 +4,14 @@ A branch is conv1d -> SiLU -> x_proj -> (dt, B, C) -> dt_proj -> selective scan 
 gate). Its parameters sit directly on the mixer under mamba_ssm's names (conv1d, x_proj, dt_proj,
 A_log, D; ViM's backward branch adds conv1d_b, x_proj_b, dt_proj_b, A_b_log, D_b) so upstream
 state_dicts load with strict=True.
+
+Two ways to run the branches, same numbers:
+  `branch`       one direction at a time through causal_conv1d and selective_scan (any device and
+                 backend); bidirectional mixers reverse their inputs and outputs around it.
+  `branches_cpu` fp32/fp64 CPU tensors with the cpu scan backend: every direction in one conv kernel
+                 and one scan kernel (ops/conv_cpu.py, ops/scan_cpu.py), which read the projections'
+                 channel-last views as they are and reverse within each valid length themselves, so
+                 there is no transpose, flip or concatenation around them.
 """
 import math
 
@@ -71,6 +79,57 @@ class SelectiveSSMMixer(nn.Module):
                               delta_bias=dt_proj.bias.float(), delta_softplus=True,
                               return_last_state=ssm_state is not None, backend=backend,
                               initial_state=ssm_state)
+
+    def fused_cpu(self, x) -> bool:
+        """Whether `branches_cpu` runs this input: fp32/fp64 on CPU with the scan backend resolving to cpu."""
+        return x.dtype in (torch.float32, torch.float64) and resolve_backend(self.scan_backend, x.device) == "cpu"
+
+    def branches_cpu(self, x, z, lengths, suffixes=("",), reverse=(False,), sum_directions=False,
+                     conv_state=None, ssm_state=None):
+        """Every direction's branch at once on CPU. x, z (B, L, 1 or G, d_inner), any strides (1: shared
+        by the G = len(reverse) directions); direction g uses the parameters of suffixes[g], or all the
+        one branch when a single suffix is given (DBM), and scans each sequence's valid positions
+        (lengths (B,) or None) last to first where reverse[g]. conv_state (B, G, d_inner, d_conv - 1) and
+        ssm_state (B, G, d_inner, N) continue a sequence (forward direction only).
+        Returns y (B, L, 1 if sum_directions else G, d_inner), zero past each length, and the last ssm
+        state (B, G, d_inner, N)."""
+        from ..ops.conv_cpu import CausalConvSiLUCPU
+        from ..ops.scan_cpu import SelectiveScanCPU
+        groups = len(reverse)
+        branches = [dict(conv=getattr(self, "conv1d" + s), x_proj=getattr(self, "x_proj" + s),
+                         dt_proj=getattr(self, "dt_proj" + s), A_log=getattr(self, f"A{s}_log"),
+                         D=getattr(self, "D" + s)) for s in suffixes]
+
+        def per_group(get):
+            """(G, ...) of a parameter: stacked per direction, or the shared one broadcast."""
+            params = [get(branch) for branch in branches]
+            stacked = params[0].unsqueeze(0) if len(params) == 1 else torch.stack(params)
+            return stacked.expand(groups, *stacked.shape[1:])
+
+        def project(inputs, weight_of):
+            """(G, B, L, k) @ each direction's weight^T: one matmul (shared) or one batched matmul."""
+            if len(branches) == 1:
+                return F.linear(inputs, weight_of(branches[0]))
+            weights = torch.stack([weight_of(branch) for branch in branches]).transpose(1, 2)
+            return torch.matmul(inputs.flatten(1, 2), weights).view(*inputs.shape[:3], -1)
+
+        conv_bias = per_group(lambda b: b["conv"].bias) if self._conv_bias else None
+        reverse = torch.tensor(reverse)
+        xc = CausalConvSiLUCPU.apply(x, per_group(lambda b: b["conv"].weight[:, 0]), conv_bias, conv_state,
+                                     lengths, reverse)                               # (G, B, L, d_inner)
+        dt, B, C = project(xc, lambda b: b["x_proj"].weight).split([self.dt_rank, self.d_state, self.d_state],
+                                                                     dim=-1)
+        delta = project(dt, lambda b: b["dt_proj"].weight)
+        dtype = xc.dtype
+
+        def channels_last(t):  # (G, B, L, k) -> (B, L, G, k), a view
+            return t.permute(1, 2, 0, 3)
+
+        A = -torch.exp(per_group(lambda b: b["A_log"]).float())  # fp32 as mamba_ssm has them, like `branch`
+        return SelectiveScanCPU.apply(
+            channels_last(xc), channels_last(delta), A.to(dtype), channels_last(B), channels_last(C),
+            per_group(lambda b: b["D"]).float().to(dtype), z, per_group(lambda b: b["dt_proj"].bias).float().to(dtype),
+            ssm_state, True, lengths, reverse, sum_directions)
 
     def masked_input(self, x, mask):
         """Validates the mask, zeroes padded inputs whatever they hold (NaN included); returns

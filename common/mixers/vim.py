@@ -27,11 +27,15 @@ class BiMambaV2(SelectiveSSMMixer):
         """x (B, L, d_model), mask (B, L) bool -> (B, L, d_model), zeros at padded positions."""
         x, lengths, keep = self.masked_input(x, mask)
         xz = self.in_proj(x)                                                  # (B, L, 2 d_inner)
-        xz_b = reverse_within_length(xz, lengths)
-        y = self.branch("", *xz.transpose(1, 2).chunk(2, dim=1))
-        y_b = self.branch("_b", *xz_b.transpose(1, 2).chunk(2, dim=1))
-        y = y + reverse_within_length(y_b, lengths, dim=2)
+        if self.fused_cpu(x):  # both directions read the same x and z
+            xs, z = xz.unsqueeze(2).chunk(2, dim=-1)
+            y = self.branches_cpu(xs, z, lengths, ("", "_b"), (False, True), sum_directions=True)[0].squeeze(2)
+        else:
+            xz_b = reverse_within_length(xz, lengths)
+            y = self.branch("", *xz.transpose(1, 2).chunk(2, dim=1))
+            y_b = self.branch("_b", *xz_b.transpose(1, 2).chunk(2, dim=1))
+            y = (y + reverse_within_length(y_b, lengths, dim=2)).transpose(1, 2)
         if self.divide_out:
             y = y / 2
-        out = self.out_proj(y.transpose(1, 2))
+        out = self.out_proj(y)
         return out if keep is None else out.masked_fill(~keep, 0.0)

@@ -25,13 +25,13 @@ ENV_VAR = "VMS_SCAN_BACKEND"
 
 @functools.lru_cache(maxsize=None)
 def _load_scan_cpu():
-    """The numba backend's autograd function, or None (with one warning) when numba is missing."""
+    """The numba backend's entry point, or None (with one warning) when numba is missing."""
     try:
-        from .scan_cpu import SelectiveScanCPU
+        from .scan_cpu import scan_cpu
     except Exception as err:
         warnings.warn(f"fast CPU scan unavailable ({err!r}); using the pure-PyTorch scan instead")
         return None
-    return SelectiveScanCPU
+    return scan_cpu
 
 
 _cpu_compile_failed = False
@@ -46,7 +46,7 @@ def _scan_cpu(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus
     global _cpu_compile_failed
     from numba.core.errors import NumbaError
     try:
-        return _load_scan_cpu().apply(u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus)
+        return _load_scan_cpu()(u, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_state)
     except NumbaError as err:  # the kernel could not be compiled here: fall back for good
         warnings.warn(f"fast CPU scan failed to compile ({err!r}); using the pure-PyTorch scan instead")
         _cpu_compile_failed = True
