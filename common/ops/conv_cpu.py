@@ -3,7 +3,7 @@ function, with directions and valid lengths as the scan has them."""
 import numpy as np
 import torch
 
-from .cpu_kernels import conv_backward, conv_forward, dense, n_slices, strided
+from .cpu_kernels import conv_backward, conv_forward, dense, strided, time_slices
 
 
 def _np_dtype(x):
@@ -28,9 +28,9 @@ class CausalConvSiLUCPU(torch.autograd.Function):
         bias_ = torch.zeros(n_groups, dim, dtype=x.dtype) if bias is None else bias
         out = torch.empty(n_groups, batch, length, dim, dtype=x.dtype)
         flat, sx = strided(x, 4, dtype)
-        conv_forward(flat, sx, dense(weight, 3, dtype), dense(bias_, 2, dtype), dense(state, 4, dtype),
-                     state is not None, lengths.numpy(), reverse.numpy(), length, n_slices(batch, dim),
-                     out.numpy())
+        conv_forward(flat, sx, dense(weight.transpose(1, 2), 3, dtype), dense(bias_, 2, dtype),
+                     dense(state, 4, dtype), state is not None, lengths.numpy(), reverse.numpy(), length,
+                     time_slices(batch, length), out.numpy())
         ctx.save_for_backward(x, weight, bias, state, lengths, reverse)
         return out
 
@@ -42,15 +42,17 @@ class CausalConvSiLUCPU(torch.autograd.Function):
         dtype = _np_dtype(x)
         bias_ = torch.zeros(n_groups, dim, dtype=x.dtype) if bias is None else bias
         dx = torch.empty_like(x)
-        dweight = torch.empty(batch, n_groups, dim, width, dtype=torch.float64)
-        dbias = torch.empty(batch, n_groups, dim, dtype=torch.float64)
+        slices = time_slices(batch, length)
+        dweight = torch.empty(batch * slices, n_groups, width, dim, dtype=torch.float64)
+        dbias = torch.empty(batch * slices, n_groups, dim, dtype=torch.float64)
         dstate = torch.empty(batch, n_groups, dim, width - 1, dtype=x.dtype)
         flat, sx = strided(x, 4, dtype)
-        flat_dout, sdout = strided(dout, 4, dtype)
+        flat_dout, sdout = strided(dout.permute(1, 2, 0, 3), 4, dtype)
         flat_dx, sdx = strided(dx, 4, dtype)
-        conv_backward(flat, sx, dense(weight, 3, dtype), dense(bias_, 2, dtype), dense(state, 4, dtype),
-                      state is not None, lengths.numpy(), reverse.numpy(), length, n_slices(batch, dim),
-                      flat_dout, sdout, flat_dx, sdx, x.shape[2] == 1 and n_groups > 1, dweight.numpy(),
+        conv_backward(flat, sx, dense(weight.transpose(1, 2), 3, dtype), dense(bias_, 2, dtype),
+                      dense(state, 4, dtype), state is not None, lengths.numpy(), reverse.numpy(), length,
+                      slices, flat_dout, sdout, flat_dx, sdx, x.shape[2] == 1 and n_groups > 1, dweight.numpy(),
                       dbias.numpy(), dstate.numpy())
-        return (dx, dweight.sum(0).to(weight.dtype), dbias.sum(0).to(bias.dtype) if bias is not None else None,
+        return (dx, dweight.sum(0).transpose(1, 2).to(weight.dtype),
+                dbias.sum(0).to(bias.dtype) if bias is not None else None,
                 dstate if state is not None else None, None, None)

@@ -448,150 +448,169 @@ def scan_backward(u, delta, z, B, C, dout, s, A, D, bias, chunk_states, lengths,
 # Input read as (batch, L, G or 1, C) (a size-1 group is shared by all: ViM's directions convolve the
 # same projection); output (G, batch, L, C) contiguous: the layout per-group projections read as one
 # matmul each. Backward recomputes the pre-activation instead of keeping it.
+# The conv carries nothing across steps but K - 1 inputs, so a task owns a stretch of one sequence's
+# positions with every channel and group (for a reversed group, the steps that land on them): each step
+# reads and writes whole rows (contiguous channels, streamed), where a channel block walking the rows
+# would touch a new page at every step; groups sharing an input add into rows no other task writes.
+
+
+def time_slices(batch, length):
+    """Stretches of positions per sequence for the conv kernels: enough tasks to balance the threads."""
+    return max(1, min(-(-length // CHUNK), -(-4 * numba.get_num_threads() // batch)))
 
 
 @numba.njit(inline="always", **JIT)
-def _pre_activation(xt, wt, bias_v, nt, pre):
-    """pre[i] = bias + sum_k wt[k] * xt[i + k] for i < nt: xt holds K - 1 rows of history first."""
-    for i in range(nt):
-        for w in range(LANES):
-            pre[i, w] = bias_v[w]
-        for k in range(wt.shape[0]):
-            for w in range(LANES):
-                pre[i, w] += wt[k, w] * xt[i + k, w]
+def _steps_at(p0, p1, n_valid, reverse):
+    """(first, end) of the scanned steps that land on valid positions p0 .. p1."""
+    a, e = min(p0, n_valid), min(p1, n_valid)
+    return (n_valid - e, n_valid - a) if reverse else (a, e)
+
+
+@numba.njit(inline="always", **JIT)
+def _read_row(x, s, b, t, g, row):
+    """row = x[b, t, g, :] of a strided (batch, L, G, C) operand."""
+    base = b * s[0] + t * s[1] + g * s[2]
+    if s[3] == 1:
+        row[:] = x[base:base + row.shape[0]]
+    else:
+        for c in range(row.shape[0]):
+            row[c] = x[base + c * s[3]]
+
+
+@numba.njit(inline="always", **JIT)
+def _write_row(x, s, b, t, g, row, accumulate):
+    """x[b, t, g, :] = row (+= with accumulate) of a strided (batch, L, G, C) operand."""
+    base = b * s[0] + t * s[1] + g * s[2]
+    if accumulate:
+        for c in range(row.shape[0]):
+            x[base + c * s[3]] += row[c]
+    elif s[3] == 1:
+        x[base:base + row.shape[0]] = row
+    else:
+        for c in range(row.shape[0]):
+            x[base + c * s[3]] = row[c]
+
+
+@numba.njit(inline="always", **JIT)
+def _conv_input(x, sx, state, use_state, b, g, i, n_valid, rev, row):
+    """row = group g's input at scanned step i: x at position p(i), or for i < 0 the initial state's slot
+    (zeros without one)."""
+    if i >= 0:
+        _read_row(x, sx, b, _position(i, n_valid, rev), g, row)
+    elif use_state:
+        row[:] = state[b, g, :, state.shape[3] + i]
+    else:
+        row[:] = 0
+
+
+@numba.njit(inline="always", **JIT)
+def _conv_pre(xs, slot, weight, bias, g, pre):
+    """pre = bias + sum_k w_k x(i - (K-1) + k): xs a ring of the last K inputs, step i in row `slot`."""
+    width = weight.shape[1]
+    pre[:] = bias[g]
+    for k in range(width):
+        r = (slot + 1 + k) % width
+        for c in range(pre.shape[0]):
+            pre[c] += weight[g, k, c] * xs[r, c]
 
 
 @numba.njit(parallel=True, cache=True, **JIT)
 def conv_forward(x, sx, weight, bias, state, use_state, lengths, reverse, length, slices, out):
-    """x read as (batch, L, G or 1, C) through strides sx; weight (G, C, K); bias (G, C), zeros when
+    """x read as (batch, L, G or 1, C) through strides sx; weight (G, K, C); bias (G, C), zeros when
     absent; state (batch, G, C, K - 1): the inputs before position 0 (zeros without use_state);
-    out (G, batch, L, C)."""
+    out (G, batch, L, C). Task: `slices` stretches of scanned steps per sequence."""
     batch = lengths.shape[0]
-    n_groups, dim, width = weight.shape
-    n_blocks = (dim + LANES - 1) // LANES
-    per_slice = (n_blocks + slices - 1) // slices
+    n_groups, width, dim = weight.shape
+    per_slice = (length + slices - 1) // slices
     for task in numba.prange(batch * slices):
-        b, first = task // slices, (task % slices) * per_slice
+        b = task // slices
+        p0 = (task % slices) * per_slice
+        p1 = min(p0 + per_slice, length)
         n_valid = lengths[b]
-        xt = np.zeros((CHUNK + width - 1, LANES), dtype=x.dtype)
-        pre = np.zeros((CHUNK, LANES), dtype=x.dtype)
-        wt = np.zeros((width, LANES), dtype=x.dtype)
-        bias_v = np.zeros(LANES, dtype=x.dtype)
-        for blk in range(first, min(first + per_slice, n_blocks)):
-            c0 = blk * LANES
-            nw = min(LANES, dim - c0)
-            for g in range(n_groups):
-                rev = reverse[g]
-                _lanes_transposed(weight, g, c0, nw, wt)
-                _lanes(bias, g, c0, nw, bias_v)
-                _lanes_transposed(state[b if use_state else 0], g, c0, nw if use_state else 0, xt[:width - 1])
-                for i0 in range(0, n_valid, CHUNK):
-                    nt = min(CHUNK, n_valid - i0)
-                    for i in range(nt):
-                        _gather(x, sx, b, _position(i0 + i, n_valid, rev), g, c0, nw, xt[width - 1 + i])
-                    _pre_activation(xt, wt, bias_v, nt, pre)
-                    for i in range(nt):
-                        for w in range(LANES):
-                            pre[i, w] *= sigmoid(pre[i, w])
-                        out[g, b, _position(i0 + i, n_valid, rev), c0:c0 + nw] = pre[i, :nw]
-                    for k in range(width - 1):  # history for the next chunk
-                        xt[k, :] = xt[nt + k, :]
-                for t in range(n_valid, length):
-                    out[g, b, t, c0:c0 + nw] = 0
+        xs = np.zeros((width, dim), dtype=x.dtype)  # ring of inputs: step i in row (i - start) % width
+        pre = np.zeros(dim, dtype=x.dtype)
+        for g in range(n_groups):
+            rev = reverse[g]
+            lo, hi = _steps_at(p0, p1, n_valid, rev)
+            start = lo - (width - 1)
+            for i in range(start, hi):
+                slot = (i - start) % width
+                _conv_input(x, sx, state, use_state, b, g, i, n_valid, rev, xs[slot])
+                if i >= lo:
+                    _conv_pre(xs, slot, weight, bias, g, pre)
+                    for c in range(dim):
+                        pre[c] *= sigmoid(pre[c])
+                    out[g, b, _position(i, n_valid, rev)] = pre
+            for t in range(max(p0, n_valid), p1):
+                out[g, b, t] = 0
 
 
 @numba.njit(parallel=True, cache=True, **JIT)
 def conv_backward(x, sx, weight, bias, state, use_state, lengths, reverse, length, slices, dout, sdout,
                   dx, sdx, shared_x, dweight, dbias, dstate):
-    """Gradients of conv_forward. dout read as (G, batch, L, C) through sdout; dx like x (receiving the
-    sum over groups when shared_x); dweight (batch, G, C, K), dbias (batch, G, C): float64, summed over
-    the batch by the caller; dstate (batch, G, C, K - 1)."""
+    """Gradients of conv_forward. dout read as (batch, L, G, C) through sdout; dx like x (receiving the
+    sum over groups when shared_x); dweight (tasks, G, K, C), dbias (tasks, G, C): float64 partials per
+    task, summed by the caller; dstate (batch, G, C, K - 1), written by each sequence's first task."""
     batch = lengths.shape[0]
-    n_groups, dim, width = weight.shape
-    n_blocks = (dim + LANES - 1) // LANES
-    per_slice = (n_blocks + slices - 1) // slices
+    n_groups, width, dim = weight.shape
+    per_slice = (length + slices - 1) // slices
     one = x.dtype.type(1)
     for task in numba.prange(batch * slices):
-        b, first = task // slices, (task % slices) * per_slice
+        b = task // slices
+        p0 = (task % slices) * per_slice
+        p1 = min(p0 + per_slice, length)
         n_valid = lengths[b]
-        xt = np.zeros((CHUNK + width - 1, LANES), dtype=x.dtype)
-        pre = np.zeros((CHUNK, LANES), dtype=x.dtype)
-        dp = np.zeros((CHUNK + width - 1, LANES), dtype=x.dtype)  # d pre, then K - 1 rows carried
-        carry = np.zeros((width - 1, LANES), dtype=x.dtype)
-        row = np.zeros(LANES, dtype=x.dtype)
-        wt = np.zeros((width, LANES), dtype=x.dtype)
-        bias_v = np.zeros(LANES, dtype=x.dtype)
-        dw_chunk = np.zeros((width, LANES), dtype=x.dtype)
-        db_chunk = np.zeros(LANES, dtype=x.dtype)
-        dw_acc = np.zeros((width, LANES), dtype=np.float64)
-        db_acc = np.zeros(LANES, dtype=np.float64)
-        for blk in range(first, min(first + per_slice, n_blocks)):
-            c0 = blk * LANES
-            nw = min(LANES, dim - c0)
-            for g in range(n_groups):
-                rev = reverse[g]
-                accumulate = shared_x and g > 0
-                _lanes_transposed(weight, g, c0, nw, wt)
-                _lanes(bias, g, c0, nw, bias_v)
-                carry[:, :] = 0
-                dw_acc[:, :] = 0
-                db_acc[:] = 0
-                for i0 in range(((n_valid - 1) // CHUNK) * CHUNK, -1, -CHUNK):
-                    nt = min(CHUNK, n_valid - i0)
-                    for k in range(width - 1):  # the K - 1 inputs before the chunk
-                        j = i0 - (width - 1) + k
-                        if j >= 0:
-                            _gather(x, sx, b, _position(j, n_valid, rev), g, c0, nw, xt[k])
-                        else:
-                            xt[k, :] = 0
-                            if use_state:
-                                for w in range(nw):
-                                    xt[k, w] = state[b, g, c0 + w, width - 1 + j]
-                    for i in range(nt):
-                        t = _position(i0 + i, n_valid, rev)
-                        _gather(x, sx, b, t, g, c0, nw, xt[width - 1 + i])
-                        base = g * sdout[0] + b * sdout[1] + t * sdout[2]
-                        dp[i, :] = 0
-                        for w in range(nw):
-                            dp[i, w] = dout[base + (c0 + w) * sdout[3]]
-                    _pre_activation(xt, wt, bias_v, nt, pre)
-                    for i in range(nt):  # silu'(p) = sig (1 + p (1 - sig))
-                        for w in range(LANES):
-                            sg = sigmoid(pre[i, w])
-                            dp[i, w] *= sg * (one + pre[i, w] * (one - sg))
-                    for k in range(width - 1):
-                        dp[nt + k, :] = carry[k, :]
-                    dw_chunk[:, :] = 0
-                    db_chunk[:] = 0
-                    for i in range(nt):
-                        for w in range(LANES):
-                            db_chunk[w] += dp[i, w]
-                        for k in range(width):
-                            for w in range(LANES):
-                                dw_chunk[k, w] += dp[i, w] * xt[i + k, w]
-                        row[:] = 0
-                        for k in range(width):
-                            for w in range(LANES):
-                                row[w] += wt[k, w] * dp[i + width - 1 - k, w]
-                        _scatter(dx, sdx, b, _position(i0 + i, n_valid, rev), g, c0, nw, row, accumulate)
-                    for k in range(width - 1):
-                        carry[k, :] = dp[k, :]
-                    for w in range(LANES):
-                        db_acc[w] += db_chunk[w]
-                        for k in range(width):
-                            dw_acc[k, w] += dw_chunk[k, w]
-                for p in range(width - 1):  # the initial state's slots: inputs at scanned index p - (K-1)
-                    row[:] = 0
-                    for k in range(p + 1):
-                        for w in range(LANES):
-                            row[w] += wt[k, w] * carry[p - k, w]
-                    for w in range(nw):
-                        dstate[b, g, c0 + w, p] = row[w]
-                if not accumulate:
-                    row[:] = 0
-                    for t in range(n_valid, length):
-                        _scatter(dx, sdx, b, t, g, c0, nw, row, False)
-                for w in range(nw):
-                    dbias[b, g, c0 + w] = db_acc[w]
+        xs = np.zeros((width, dim), dtype=x.dtype)  # rings: step i in row (i - start) % width
+        dps = np.zeros((width, dim), dtype=x.dtype)
+        pre = np.zeros(dim, dtype=x.dtype)
+        row = np.zeros(dim, dtype=x.dtype)
+        dw_chunk = np.zeros((width, dim), dtype=x.dtype)
+        db_chunk = np.zeros(dim, dtype=x.dtype)
+        for g in range(n_groups):
+            rev = reverse[g]
+            accumulate = shared_x and g > 0
+            dweight[task, g] = 0
+            dbias[task, g] = 0
+            lo, hi = _steps_at(p0, p1, n_valid, rev)  # the steps whose dx this task writes
+            start = lo - (width - 1)
+            for i in range(start, hi + width - 1):
+                slot = (i - start) % width
+                if i < n_valid:
+                    _conv_input(x, sx, state, use_state, b, g, i, n_valid, rev, xs[slot])
+                dp = dps[slot]
+                dp[:] = 0
+                if lo <= i < n_valid:  # d pre = dout silu'(pre), silu' = sig (1 + pre (1 - sig))
+                    _conv_pre(xs, slot, weight, bias, g, pre)
+                    _read_row(dout, sdout, b, _position(i, n_valid, rev), g, dp)
+                    for c in range(dim):
+                        sg = sigmoid(pre[c])
+                        dp[c] *= sg * (one + pre[c] * (one - sg))
+                if lo <= i < hi:  # the weights' gradient sums over this task's steps only
+                    for c in range(dim):
+                        db_chunk[c] += dp[c]
                     for k in range(width):
-                        dweight[b, g, c0 + w, k] = dw_acc[k, w]
+                        r = (slot + 1 + k) % width
+                        for c in range(dim):
+                            dw_chunk[k, c] += dp[c] * xs[r, c]
+                    if (i - lo) % CHUNK == CHUNK - 1 or i == hi - 1:  # chunk sums into float64
+                        for c in range(dim):
+                            dbias[task, g, c] += db_chunk[c]
+                            db_chunk[c] = 0
+                            for k in range(width):
+                                dweight[task, g, k, c] += dw_chunk[k, c]
+                                dw_chunk[k, c] = 0
+                s = i - (width - 1)  # every d pre reaching step s is known: dx_s = sum_k w_k dp(s + K-1 - k)
+                if s >= lo or (lo == 0 and use_state and -width < s < 0):
+                    row[:] = 0
+                    for k in range(width):
+                        r = (slot - k + width) % width
+                        for c in range(dim):
+                            row[c] += weight[g, k, c] * dps[r, c]
+                    if s >= 0:
+                        _write_row(dx, sdx, b, _position(s, n_valid, rev), g, row, accumulate)
+                    else:
+                        dstate[b, g, :, width - 1 + s] = row
+            if not accumulate:
+                row[:] = 0
+                for t in range(max(p0, n_valid), p1):
+                    _write_row(dx, sdx, b, t, g, row, False)
