@@ -467,36 +467,11 @@ def _steps_at(p0, p1, n_valid, reverse):
 
 
 @numba.njit(inline="always", **JIT)
-def _read_row(x, s, b, t, g, row):
-    """row = x[b, t, g, :] of a strided (batch, L, G, C) operand."""
-    base = b * s[0] + t * s[1] + g * s[2]
-    if s[3] == 1:
-        row[:] = x[base:base + row.shape[0]]
-    else:
-        for c in range(row.shape[0]):
-            row[c] = x[base + c * s[3]]
-
-
-@numba.njit(inline="always", **JIT)
-def _write_row(x, s, b, t, g, row, accumulate):
-    """x[b, t, g, :] = row (+= with accumulate) of a strided (batch, L, G, C) operand."""
-    base = b * s[0] + t * s[1] + g * s[2]
-    if accumulate:
-        for c in range(row.shape[0]):
-            x[base + c * s[3]] += row[c]
-    elif s[3] == 1:
-        x[base:base + row.shape[0]] = row
-    else:
-        for c in range(row.shape[0]):
-            x[base + c * s[3]] = row[c]
-
-
-@numba.njit(inline="always", **JIT)
 def _conv_input(x, sx, state, use_state, b, g, i, n_valid, rev, row):
     """row = group g's input at scanned step i: x at position p(i), or for i < 0 the initial state's slot
     (zeros without one)."""
     if i >= 0:
-        _read_row(x, sx, b, _position(i, n_valid, rev), g, row)
+        _gather(x, sx, b, _position(i, n_valid, rev), g, 0, row.shape[0], row)
     elif use_state:
         row[:] = state[b, g, :, state.shape[3] + i]
     else:
@@ -518,7 +493,7 @@ def _conv_pre(xs, slot, weight, bias, g, pre):
 def conv_forward(x, sx, weight, bias, state, use_state, lengths, reverse, length, slices, out):
     """x read as (batch, L, G or 1, C) through strides sx; weight (G, K, C); bias (G, C), zeros when
     absent; state (batch, G, C, K - 1): the inputs before position 0 (zeros without use_state);
-    out (G, batch, L, C). Task: `slices` stretches of scanned steps per sequence."""
+    out (G, batch, L, C). Tasks: `slices` stretches of positions per sequence."""
     batch = lengths.shape[0]
     n_groups, width, dim = weight.shape
     per_slice = (length + slices - 1) // slices
@@ -581,7 +556,7 @@ def conv_backward(x, sx, weight, bias, state, use_state, lengths, reverse, lengt
                 dp[:] = 0
                 if lo <= i < n_valid:  # d pre = dout silu'(pre), silu' = sig (1 + pre (1 - sig))
                     _conv_pre(xs, slot, weight, bias, g, pre)
-                    _read_row(dout, sdout, b, _position(i, n_valid, rev), g, dp)
+                    _gather(dout, sdout, b, _position(i, n_valid, rev), g, 0, dim, dp)
                     for c in range(dim):
                         sg = sigmoid(pre[c])
                         dp[c] *= sg * (one + pre[c] * (one - sg))
@@ -607,10 +582,10 @@ def conv_backward(x, sx, weight, bias, state, use_state, lengths, reverse, lengt
                         for c in range(dim):
                             row[c] += weight[g, k, c] * dps[r, c]
                     if s >= 0:
-                        _write_row(dx, sdx, b, _position(s, n_valid, rev), g, row, accumulate)
+                        _scatter(dx, sdx, b, _position(s, n_valid, rev), g, 0, dim, row, accumulate)
                     else:
                         dstate[b, g, :, width - 1 + s] = row
             if not accumulate:
                 row[:] = 0
                 for t in range(max(p0, n_valid), p1):
-                    _write_row(dx, sdx, b, t, g, row, False)
+                    _scatter(dx, sdx, b, t, g, 0, dim, row, False)
