@@ -6,8 +6,9 @@ kernels being recompiled.
 
 Layout: channels go in the vector lanes. Every per-step operand is read through its strides as
 (batch, L, G, C): G groups of C channels, a group being one direction of a bidirectional mixer (or one
-B/C group of selective_scan's API). A task owns LANES consecutive channels of one sequence and all their
-groups, so what groups share (an input, a summed output) needs no synchronisation. A group may scan in
+B/C group of selective_scan's API). A scan task owns LANES consecutive channels of one sequence and all
+their groups (a conv task: a stretch of positions, every channel and group), so what groups share (an
+input, a summed output) needs no synchronisation. A group may scan in
 reverse: its i-th step is position n_valid - 1 - i, where n_valid is the sequence's valid length.
 Positions at or past n_valid are not computed: their outputs and gradients are zero.
 
@@ -142,7 +143,7 @@ def dense(x, ndim, dtype):
 
 
 def n_slices(batch, dim):
-    """Channel-block slices per sequence: enough tasks to keep every thread busy."""
+    """The scan's channel-block slices per sequence: enough tasks to keep every thread busy."""
     n_blocks = -(-dim // LANES)
     return max(1, min(n_blocks, -(-2 * numba.get_num_threads() // batch)))
 
