@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from common import build_mixer
+from common.ops import conv_cpu
 from common.ops.conv_cpu import CausalConvSiLUCPU
 from common.ops.cpu_kernels import LANES
 from common.ops.scan_cpu import SelectiveScanCPU
@@ -165,6 +166,16 @@ def test_conv_silu_matches_reference(groups, shared, reverse, lengths, with_stat
         lambda *t: CausalConvSiLUCPU.apply(t[0][:2, :12], t[1], t[2], t[3][:2] if with_state else None,
                                            lengths_t[:2].clamp(max=12), reverse_t),
         inputs, eps=1e-6, atol=1e-6, fast_mode=True)
+
+
+@pytest.mark.parametrize("slices", [3, 70])
+def test_conv_silu_any_split_of_positions(monkeypatch, slices):
+    """The conv's tasks split each sequence's positions; any split, down to one position per task (fewer
+    than the K - 1 inputs a step reads back, reversed stretches landing in other tasks' rows), gives the
+    reference's values and gradients."""
+    monkeypatch.setattr(conv_cpu, "time_slices", lambda batch, length: slices)
+    test_conv_silu_matches_reference(2, True, (False, True), [70, 33, 2], False)
+    test_conv_silu_matches_reference(1, False, (False,), [70, 41, 1], True)
 
 
 def test_vector_math_matches_torch():
