@@ -1,0 +1,142 @@
+"""common.checks / common.segments / common.io: the shared input checks, the one tIoU, the array reader."""
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from common.checks import InputError, check_array, check_finite, check_labels, check_lengths, check_segments, \
+    check_targets
+from common.io import built_aside, load_array, load_json
+from common.segments import paired_segment_iou, segment_iou
+
+
+def test_segments_valid_pass_through_as_float64():
+    out = check_segments([[0, 1.5], [2, 2]], "ann.json", duration=3)
+    assert out.dtype == np.float64 and out.tolist() == [[0, 1.5], [2, 2]]
+    assert check_segments([], "ann.json").shape == (0, 2)
+    assert check_segments([1, 2], "ann.json").shape == (1, 2)
+
+
+@pytest.mark.parametrize("segments, duration, message", [
+    ([[0, 1], [5, 2]], None, "ann.json: video 'v': segment 1: end 2 is before start 5"),
+    ([[0, float("nan")]], None, "ann.json: video 'v': segment [0.0, nan] is not finite"),
+    ([[-1, 2]], None, "starts before 0"),
+    ([[1, 12]], 10, "ends after the video's duration 10"),
+    ([[1, 2]], 0, "duration 0 is not a positive number"),
+    ([[1, 2, 3]], None, "expected [start, end] segments"),
+    ([["a", "b"]], None, "expected [start, end] segments as numbers"),
+])
+def test_segments_errors_name_the_source_and_the_segment(segments, duration, message):
+    with pytest.raises(InputError, match=message.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(")):
+        check_segments(segments, "ann.json", "video 'v'", duration=duration)
+
+
+def test_segments_tolerance_and_empty():
+    check_segments([[-0.5, 10.5]], "a", duration=10, tolerance=0.5)
+    with pytest.raises(InputError, match="at least one segment"):
+        check_segments([], "a", allow_empty=False)
+
+
+def test_labels():
+    assert check_labels([0, 2.0, 1], 3, "list.txt").tolist() == [0, 2, 1]
+    assert check_labels([-1, 0], 3, "t", ignore=(-1,)).tolist() == [-1, 0]
+    with pytest.raises(InputError, match=r"list.txt: line 3: label 3 outside the 3 classes \[0, 3\)"):
+        check_labels([3], 3, "list.txt", "line 3")
+    with pytest.raises(InputError, match="must be integers"):
+        check_labels([0.5], 3, "t")
+    with pytest.raises(InputError, match="expected integer labels"):
+        check_labels([True], 3, "t")
+
+
+def test_targets_kinds():
+    check_targets([[0, 1, 0]], "one_hot", "t", num_classes=3)
+    check_targets([[1, 1, 0]], "multi_hot", "t")
+    check_targets([[0.25, 0.75]], "soft", "t")
+    with pytest.raises(InputError, match=r"row 0 has 2"):
+        check_targets([[1, 1, 0]], "one_hot", "t")
+    with pytest.raises(InputError, match=r"entries 0 or 1\), found 0.5 at row 1, class 0"):
+        check_targets([[0, 1], [0.5, 0.5]], "multi_hot", "f.npy")
+    with pytest.raises(InputError, match="row 0 has 0"):
+        check_targets([[0, 0]], "multi_hot", "f.npy")
+    with pytest.raises(InputError, match="sums to 1.5"):
+        check_targets([[0.5, 1.0]], "soft", "t")
+    with pytest.raises(InputError, match=r"over 4 classes"):
+        check_targets([[0, 1]], "one_hot", "t", num_classes=4)
+    with pytest.raises(InputError, match="NaN or Inf"):
+        check_targets([[np.nan, 1]], "soft", "t")
+
+
+def test_lengths():
+    assert check_lengths({"a.npy": 10, "b.npy": 10}) == 10
+    assert check_lengths({"a.npy": 10, "b.npy": 9}, tolerance=1) == 9
+    with pytest.raises(InputError, match=r"video v: feature streams disagree in length \(a.npy: 10, b.npy: 7 steps\)"):
+        check_lengths({"a.npy": 10, "b.npy": 7}, "video v")
+
+
+def test_array_and_finite():
+    check_array(np.zeros((3, 4)), "f.npy", shape=(None, 4), min_rows=1)
+    with pytest.raises(InputError, match=r"f.npy: expected size 5 along axis 1"):
+        check_array(np.zeros((3, 4)), "f.npy", shape=(None, 5))
+    with pytest.raises(InputError, match=r"expected a 2-d array"):
+        check_array(np.zeros(3), "f.npy", ndim=2)
+    with pytest.raises(InputError, match=r"at least 1 row"):
+        check_array(np.zeros((0, 4)), "f.npy", min_rows=1)
+    with pytest.raises(InputError, match=r"f.npy: values hold NaN or Inf \(at flat index \[1\]"):
+        check_finite([0.0, np.inf], "f.npy")
+
+
+def test_segment_iou_hand_values_and_degenerate_cases():
+    iou = segment_iou([[0, 2]], [[1, 3], [2, 4], [0, 2], [5, 6]])
+    assert iou.shape == (1, 4)
+    assert iou[0].tolist() == pytest.approx([1 / 3, 0, 1, 0])
+    # two points at the same place: an empty union is tIoU 0, not NaN
+    assert segment_iou([[1, 1]], [[1, 1]]).tolist() == [[0.0]]
+    assert paired_segment_iou([[0, 1], [1, 1]], [[0.5, 1.5], [1, 1]]).tolist() == pytest.approx([1 / 3, 0])
+    assert segment_iou([0, 1], [[0, 1]], eps=1e-8)[0, 0] == 1 / (1 + 1e-8)
+
+
+def test_load_array_formats_and_errors(tmp_path):
+    np.save(tmp_path / "a.npy", np.ones((2, 3), np.float32))
+    np.savez(tmp_path / "b.npz", feats=np.ones((2, 3)))
+    torch.save(torch.ones(2, 3), tmp_path / "c.pt")
+    for name in ("a.npy", "b.npz", "c.pt"):
+        assert load_array(str(tmp_path / name)).shape == (2, 3)
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(InputError, match="obj.npy: holds pickled Python objects, not a numeric array") as err:
+        load_array(str(tmp_path / "obj.npy"))
+    assert "allow_pickle" not in str(err.value)
+    (tmp_path / "empty.npy").write_bytes(b"")
+    with pytest.raises(InputError, match="empty.npy: unreadable feature file, empty or truncated"):
+        load_array(str(tmp_path / "empty.npy"))
+    with pytest.raises(InputError, match=r"b.npz: expected an array under key 'x', found keys \['feats'\]"):
+        load_array(str(tmp_path / "b.npz"), key="x")
+    torch.save({"a": 1}, tmp_path / "d.pt")
+    with pytest.raises(InputError, match="d.pt: expected a saved tensor, found a dict"):
+        load_array(str(tmp_path / "d.pt"))
+    with pytest.raises(FileNotFoundError, match="missing.npy: feature file not found"):
+        load_array(str(tmp_path / "missing.npy"))
+
+
+def test_load_json_errors(tmp_path):
+    (tmp_path / "d.json").write_text('{"a": 1, "a": 2}')
+    with pytest.raises(InputError, match="d.json: key 'a' appears twice"):
+        load_json(str(tmp_path / "d.json"))
+
+
+def test_built_aside_never_leaves_half_written(tmp_path):
+    target = tmp_path / "toy"
+    with pytest.raises(RuntimeError):
+        with built_aside(str(target)) as partial:
+            open(os.path.join(partial, "half.txt"), "w").close()
+            raise RuntimeError("killed")
+    assert not target.exists() and os.listdir(tmp_path) == []
+    with built_aside(str(target)) as partial:
+        open(os.path.join(partial, "whole.txt"), "w").close()
+    assert os.listdir(target) == ["whole.txt"]
+    with pytest.raises(FileExistsError):
+        with built_aside(str(target)):
+            pass
+    with built_aside(str(target), replace=True) as partial:
+        open(os.path.join(partial, "new.txt"), "w").close()
+    assert os.listdir(target) == ["new.txt"] and sorted(os.listdir(tmp_path)) == ["toy"]
