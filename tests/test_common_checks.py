@@ -140,3 +140,29 @@ def test_built_aside_never_leaves_half_written(tmp_path):
     with built_aside(str(target), replace=True) as partial:
         open(os.path.join(partial, "new.txt"), "w").close()
     assert os.listdir(target) == ["new.txt"] and sorted(os.listdir(tmp_path)) == ["toy"]
+
+
+def test_video_reader_names_the_file(tmp_path):
+    from common.video import probe_video, read_frames
+    av = pytest.importorskip("av")
+    path = str(tmp_path / "v.mp4")
+    with av.open(path, "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        for i in range(10):
+            frame = np.full((32, 32, 3), i * 20, np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    info = probe_video(path)
+    assert (info.num_frames, info.fps, info.height, info.width) == (10, 30.0, 32, 32)
+    assert probe_video(path, count=True).num_frames == 10
+    frames = read_frames(path, [3, 0, 3])
+    assert frames.shape == (3, 32, 32, 3) and abs(int(frames[0].mean()) - 60) <= 3 and (frames[0] == frames[2]).all()
+    with pytest.raises(InputError, match=r"v.mp4: frame 12 requested, the video has 10 decodable frames"):
+        read_frames(path, [12])
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(open(path, "rb").read()[:200])
+    with pytest.raises(InputError, match="broken.mp4: "):
+        probe_video(str(broken), count=True)
+    with pytest.raises(FileNotFoundError, match="nothere.mp4: video not found"):
+        probe_video(str(tmp_path / "nothere.mp4"))

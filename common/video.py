@@ -1,0 +1,102 @@
+"""Reading video files, with every failure named by its file (PyAV).
+
+`probe_video` opens a file and reads its frame count and rate (data sets call it on every listed video
+before the first epoch, so a broken file stops a run at start-up, not after an epoch of training);
+`read_frames` decodes frames by index. A file that cannot be opened or decoded is an `InputError`
+naming the path and the decoder's reason, never a silent substitute sample.
+"""
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from .checks import InputError
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: str
+    num_frames: int
+    fps: float
+    height: int
+    width: int
+
+    @property
+    def duration(self) -> float:
+        return self.num_frames / self.fps
+
+
+def _open(path: str):
+    import av
+
+    try:
+        container = av.open(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: video not found") from None
+    except Exception as err:  # av.error.* for empty, truncated or foreign files
+        raise InputError(f"{path}: cannot open the video ({type(err).__name__}: {err})") from None
+    if not container.streams.video:
+        container.close()
+        raise InputError(f"{path}: holds no video stream")
+    return container
+
+
+def probe_video(path: str, count: bool = False) -> VideoInfo:
+    """Frame count, frame rate and size of one video. `count=True` decodes every frame to count them
+    (containers may state no or a wrong count); otherwise the stream's stated count is used and, where the
+    container states none, the frames are counted."""
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        fps = float(stream.average_rate or stream.guessed_rate or 0)
+        if not fps > 0:
+            raise InputError(f"{path}: the video states no frame rate")
+        frames = 0 if count else int(stream.frames or 0)
+        if frames == 0:
+            try:
+                frames = sum(1 for _ in container.decode(stream))
+            except Exception as err:
+                raise InputError(f"{path}: decoding failed after {frames} frames ({type(err).__name__}: "
+                                 f"{err})") from None
+        if frames == 0:
+            raise InputError(f"{path}: no decodable frames")
+        return VideoInfo(path, frames, fps, stream.codec_context.height, stream.codec_context.width)
+    finally:
+        container.close()
+
+
+def read_frames(path: str, indices: Sequence[int]) -> np.ndarray:
+    """Frames `indices` (any order, repeats allowed) as a uint8 (len(indices), H, W, 3) RGB array, decoded in
+    one forward pass. An index past the last frame is an error naming the file and the frame count."""
+    indices = np.asarray(indices, dtype=np.int64)
+    if indices.size == 0:
+        raise ValueError(f"{path}: no frame indices to read")
+    if indices.min() < 0:
+        raise InputError(f"{path}: negative frame index {int(indices.min())}")
+    wanted, last = set(indices.tolist()), int(indices.max())
+    frames, decoded = {}, 0
+    container = _open(path)
+    try:
+        for frame in _decode(container, path):
+            if decoded in wanted:
+                frames[decoded] = frame.to_ndarray(format="rgb24")
+            decoded += 1
+            if decoded > last:
+                break
+    finally:
+        container.close()
+    if last not in frames:
+        raise InputError(f"{path}: frame {last} requested, the video has {decoded} decodable frames")
+    return np.stack([frames[i] for i in indices.tolist()])
+
+
+def _decode(container, path: str) -> Iterable:
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    decoded = 0
+    try:
+        for frame in container.decode(stream):
+            decoded += 1
+            yield frame
+    except Exception as err:
+        raise InputError(f"{path}: decoding failed after {decoded} frames ({type(err).__name__}: {err})") from None
