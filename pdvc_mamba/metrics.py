@@ -41,6 +41,7 @@ from mmengine.dist import is_main_process
 from mmengine.evaluator import BaseMetric
 
 from common.engine import METRICS, atomic_write_text
+from common.segments import segment_iou
 from .datasets import Vocabulary, load_captions, load_json
 
 TIOUS = (0.3, 0.5, 0.7, 0.9)
@@ -50,27 +51,11 @@ LANGUAGE_METRICS = ("Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "METEOR", "ROUGE_L",
 JAVA_HELP = ("pycocoevalcap's PTB tokenizer and METEOR 1.5 are Java programs, and no `java` is on PATH: install "
              "a Java runtime (e.g. `apt-get install openjdk-17-jre-headless`, or conda's openjdk) and retry")
 LINE_BREAKS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+IOU_EPS = 1e-8  # evaluate2018 and SODA add it to the union
 
 
 def remove_nonascii(text):
     return "".join(c if ord(c) < 128 else " " for c in text)
-
-
-def dense_iou(pred, gt):
-    """evaluate2018's IoU. It and SODA's differ only in the order of the summed lengths (kept, for the last bit)."""
-    start_i, end_i = pred[0], pred[1]
-    start, end = gt[0], gt[1]
-    intersection = max(0, min(end, end_i) - max(start, start_i))
-    union = min(max(end, end_i) - min(start, start_i), end - start + end_i - start_i)
-    return float(intersection) / (union + 1e-8)
-
-
-def soda_iou(pred, gt):
-    """SODA's IoU (utils.iou(pred, gold))."""
-    (s_1, e_1), (s_2, e_2) = pred, gt
-    intersection = max(0., min(e_1, e_2) - max(s_1, s_2))
-    union = min(max(e_1, e_2) - min(s_1, s_2), e_1 - s_1 + e_2 - s_2)
-    return intersection / (union + 1e-8)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -243,19 +228,22 @@ class DenseEval:
         self.refs, self.tious = references, tious
         self.preds = {vid: entries[:max_proposals] for vid, entries in results.items()}
         self.vids = union_ids(references)
+        # per video, per reference file holding it: tIoU (predictions x reference events)
+        self.ious = {vid: [segment_iou([p["timestamp"] for p in self.preds[vid]], ref[vid]["timestamps"], IOU_EPS)
+                           if vid in ref else None for ref in references] for vid in self.vids if vid in self.preds}
         self.pairs = [self._pairs(tiou) for tiou in tious]  # per tIoU: (vid -> pair ids, res lines, gts lines)
 
     def _pairs(self, tiou):
         vid2ids, res, gts = {}, [], []
         for vid in self.vids:
             vid2ids[vid] = []
-            for pred in self.preds.get(vid, []):
+            for p, pred in enumerate(self.preds.get(vid, [])):
                 added = False
-                for ref in self.refs:
-                    if vid not in ref:
+                for ref, iou in zip(self.refs, self.ious.get(vid, ())):
+                    if iou is None:
                         continue
-                    for stamp, sentence in zip(ref[vid]["timestamps"], ref[vid]["sentences"]):
-                        if dense_iou(pred["timestamp"], stamp) >= tiou:
+                    for g, sentence in enumerate(ref[vid]["sentences"]):
+                        if iou[p, g] >= tiou:
                             vid2ids[vid].append(len(res))
                             res.append(remove_nonascii(pred["sentence"]))
                             gts.append(remove_nonascii(sentence))
@@ -299,19 +287,15 @@ class DenseEval:
             recall, precision = [0] * len(self.vids), [0] * len(self.vids)
             for v, vid in enumerate(self.vids):
                 best_recall = best_precision = 0
-                for ref in self.refs:
+                for r, ref in enumerate(self.refs):
                     if vid not in ref:
                         continue
-                    stamps = ref[vid]["timestamps"]
-                    covered_refs, covered_preds = set(), set()
+                    covered_refs = 0
                     if vid in self.preds:
-                        for i, pred in enumerate(self.preds[vid]):
-                            for j, stamp in enumerate(stamps):
-                                if dense_iou(pred["timestamp"], stamp) > tiou:
-                                    covered_refs.add(j)
-                                    covered_preds.add(i)
-                        best_precision = max(best_precision, float(len(covered_preds)) / len(self.preds[vid]))
-                    best_recall = max(best_recall, float(len(covered_refs)) / len(stamps))
+                        hits = self.ious[vid][r] > tiou
+                        covered_refs = int(hits.any(0).sum())
+                        best_precision = max(best_precision, float(hits.any(1).sum()) / len(self.preds[vid]))
+                    best_recall = max(best_recall, float(covered_refs) / len(ref[vid]["timestamps"]))
                 recall[v], precision[v] = best_recall, best_precision
             recalls.append(sum(recall) / len(recall))
             precisions.append(sum(precision) / len(precision))
@@ -363,7 +347,7 @@ class SodaEval:
         for vid, stamps in zip(self.vids, self.pred_stamps):
             preds = [[next(tok_preds)] for _ in stamps]
             golds = [[next(tok_gold)] for _ in self.gold[vid][0]]
-            overlap = np.array([[soda_iou(p, g) for p in stamps] for g in self.gold[vid][0]])
+            overlap = segment_iou(self.gold[vid][0], stamps, IOU_EPS)
             res = dict(enumerate(preds))
             meteor = np.array([scorers.meteor.compute_score(res, {i: g for i in range(len(preds))})[1]
                                for g in golds])
