@@ -22,10 +22,14 @@ Bit-for-bit details kept on purpose: each tokenizer batch holds exactly the sent
 together (the PTB lexer reads across line ends, so a line's tokens can depend on the next line; all
 batches still go through one JVM, `-ioFileList`); videos are visited in upstream's set-iteration order
 (built by the same set operations), so the float sums and batches agree. That order depends on
-PYTHONHASHSEED, in upstream as here: two processes agree to the last bit under the same seed. Unlike
-upstream, an empty prediction list is an error (upstream's SODA and precision crash on it) and captions
-with line-breaking control characters are refused (they would shift every later line of the tokenizer's
-output).
+PYTHONHASHSEED, in upstream as here: two processes agree to the last bit under the same seed. IoUs are
+common.segments.segment_iou with upstream's eps (1e-8): bit-identical to evaluate2018's and SODA's.
+
+Unlike upstream, what would give no score or a wrong one is an error naming the file: no predicted
+video, an empty prediction list (upstream's SODA and precision crash on it), a reference file holding
+none of the predicted videos (upstream's SODA_c is then NaN), a reversed predicted segment, a prediction
+outside its video's duration (beyond datasets.TIMESTAMP_TOLERANCE), and captions with line-breaking
+control characters (they would shift every later line of the tokenizer's output).
 """
 import importlib.util
 import json
@@ -40,9 +44,11 @@ import numpy as np
 from mmengine.dist import is_main_process
 from mmengine.evaluator import BaseMetric
 
+from common.checks import InputError, check_segments
 from common.engine import METRICS, atomic_write_text
+from common.io import load_json
 from common.segments import segment_iou
-from .datasets import Vocabulary, load_captions, load_json
+from .datasets import TIMESTAMP_TOLERANCE, Vocabulary, load_captions
 
 TIOUS = (0.3, 0.5, 0.7, 0.9)
 GARBAGE_SENTENCE = "abc123!@#"
@@ -70,48 +76,78 @@ def validate_predictions(submission, source, for_rerank=False):
     """A PDVC results json ({"results": {video_id: [{"timestamp": [s, e], "sentence": str, ...}]}}) -> results."""
     results = submission.get("results") if isinstance(submission, dict) else None
     if not isinstance(results, dict):
-        raise ValueError(f"{source}: expected {{'results': {{video_id: [{{'timestamp': [s, e], 'sentence': ...}}]}}}}")
+        raise InputError(f"{source}: expected {{'results': {{video_id: [{{'timestamp': [s, e], 'sentence': ...}}]}}}}")
+    if not results:
+        raise InputError(f"{source}: 'results' holds no video: nothing to score")
     for vid, entries in results.items():
         if not isinstance(entries, list) or not entries:
-            raise ValueError(f"{source}: video {vid!r}: expected a non-empty list of predictions")
+            raise InputError(f"{source}: video {vid!r}: expected a non-empty list of predictions")
         for i, p in enumerate(entries):
             where = f"{source}: video {vid!r} prediction {i}"
             stamp = p.get("timestamp") if isinstance(p, dict) else None
             if not (isinstance(stamp, list) and len(stamp) == 2 and all(_number(t) for t in stamp)):
-                raise ValueError(f"{where}: expected 'timestamp': [start, end] in seconds, found {stamp!r}")
+                raise InputError(f"{where}: expected 'timestamp': [start, end] in seconds, found {stamp!r}")
             if not isinstance(p.get("sentence"), str):
-                raise ValueError(f"{where}: expected a string 'sentence'")
+                raise InputError(f"{where}: expected a string 'sentence'")
             if LINE_BREAKS.search(p["sentence"]):
-                raise ValueError(f"{where}: the sentence holds a control character, which would break the "
+                raise InputError(f"{where}: the sentence holds a control character, which would break the "
                                  "tokenizer's line alignment")
             if for_rerank:
                 if not (_number(p.get("proposal_score")) and _number(p.get("sentence_score"))):
-                    raise ValueError(f"{where}: joint ranking needs numeric 'proposal_score' and 'sentence_score'")
+                    raise InputError(f"{where}: joint ranking needs numeric 'proposal_score' and 'sentence_score'")
                 count = p.get("pred_event_count")
                 if not (isinstance(count, int) and count >= 1):
-                    raise ValueError(f"{where}: joint ranking needs 'pred_event_count' >= 1, found {count!r}")
+                    raise InputError(f"{where}: joint ranking needs 'pred_event_count' >= 1, found {count!r}")
+        check_segments([p["timestamp"] for p in entries], source, f"video {vid!r}", what="prediction")
     return results
 
 
+class ReferenceFile(dict):
+    """One reference caption json: {video_id: {"duration", "timestamps", "sentences"}}, and its `path`."""
+
+    def __init__(self, path, videos):
+        super().__init__(videos)
+        self.path = path
+
+
 def load_references(paths):
-    """Reference caption jsons (val_1, val_2, ...) -> [{video_id: {"timestamps", "sentences"}}], file order."""
+    """Reference caption jsons (val_1, val_2, ...) -> [ReferenceFile], file order."""
     refs = []
     for path in paths:
         videos = load_captions(path)
         for vid, video in videos.items():
             if any(LINE_BREAKS.search(s) for s in video["sentences"]):
-                raise ValueError(f"{path}: video {vid!r}: a sentence holds a control character")
-        refs.append({vid: dict(timestamps=v["timestamps"], sentences=v["sentences"]) for vid, v in videos.items()})
+                raise InputError(f"{path}: video {vid!r}: a sentence holds a control character")
+        refs.append(ReferenceFile(path, {vid: dict(duration=v["duration"], timestamps=v["timestamps"],
+                                                   sentences=v["sentences"]) for vid, v in videos.items()}))
     return refs
+
+
+def check_against_references(results, references, source):
+    """Predictions that can be scored: every reference file holds some predicted video (else its SODA_c is
+    the mean of nothing, NaN), and each prediction of a video lies inside the video's duration (within
+    TIMESTAMP_TOLERANCE; PDVC clamps its own predictions to it)."""
+    durations = {}
+    for i, ref in enumerate(references):
+        if not any(vid in ref for vid in results):
+            name = getattr(ref, "path", f"reference {i + 1} of {len(references)}")
+            raise InputError(f"{source}: none of its {len(results)} videos (e.g. {next(iter(results))!r}) is in "
+                             f"{name}: nothing to score")
+        for vid, video in ref.items():
+            durations[vid] = max(durations.get(vid, 0.0), video["duration"])
+    for vid, entries in results.items():
+        if vid in durations:
+            check_segments([p["timestamp"] for p in entries], source, f"video {vid!r}", duration=durations[vid],
+                           tolerance=TIMESTAMP_TOLERANCE, what="prediction")
 
 
 def load_paragraphs(paths):
     """Paragraph reference jsons ({video_id: paragraph}) -> list of dicts, file order."""
     paragraphs = []
     for path in paths:
-        data = load_json(path, "paragraph references {video_id: paragraph}")
+        data = load_json(path, "paragraph reference file")
         if not isinstance(data, dict) or not data or not all(isinstance(p, str) for p in data.values()):
-            raise ValueError(f"{path}: expected a non-empty object {{video_id: paragraph string}}")
+            raise InputError(f"{path}: expected a non-empty object {{video_id: paragraph string}}")
         paragraphs.append(data)
     return paragraphs
 
@@ -391,9 +427,11 @@ def paragraph_scores(results, paragraphs, scorers):
     return out
 
 
-def eval_metrics(results, references, paragraphs=(), tious=TIOUS, max_proposals=1000):
+def eval_metrics(results, references, paragraphs=(), tious=TIOUS, max_proposals=1000, source="predictions"):
     """eval_utils.eval_metrics on already-ranked results: the mean over tIoUs of each dense score
-    (Bleu_1..4, METEOR, ROUGE_L, CIDEr, Recall, Precision), soda_c, and para_* when paragraphs are given."""
+    (Bleu_1..4, METEOR, ROUGE_L, CIDEr, Recall, Precision), soda_c, and para_* when paragraphs are given.
+    `source` names the results in errors (check_against_references)."""
+    check_against_references(results, references, source)
     scorers = shared_scorers()
     dense = DenseEval(results, references, tious, max_proposals)
     sodas = [SodaEval(results, ref) for ref in references]
@@ -406,7 +444,11 @@ def eval_metrics(results, references, paragraphs=(), tious=TIOUS, max_proposals=
     scores["soda_c"] = np.mean(soda, axis=0)[-1]
     if paragraphs:
         scores.update(paragraph_scores(results, paragraphs, scorers))
-    return {k: float(v) for k, v in scores.items()}
+    scores = {k: float(v) for k, v in scores.items()}
+    broken = [k for k, v in scores.items() if not math.isfinite(v)]
+    if broken:
+        raise RuntimeError(f"{source}: the evaluation gave non-finite {broken}; this is a bug, please report it")
+    return scores
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -456,10 +498,14 @@ class DenseCaptioningMetric(BaseMetric):
             raise ValueError("the evaluation saw a video twice")
         rerank_spec = None if self.rerank_alpha is None else dict(alpha=self.rerank_alpha,
                                                                    temperature=RERANK_TEMPERATURE)
-        ranked = predictions if rerank_spec is None else rerank(predictions, self.rerank_alpha)
+        source = "the model's predictions"
         if self.out_dir is not None:
             stem = os.path.splitext(os.path.join(self.out_dir, self.results_file))[0]
-            atomic_write_text(stem + ".json", json.dumps(dict(results_json(predictions), rerank=rerank_spec)))
+            source = stem + ".json"
+            atomic_write_text(source, json.dumps(dict(results_json(predictions), rerank=rerank_spec)))
+        validate_predictions({"results": predictions}, source, for_rerank=rerank_spec is not None)
+        ranked = predictions if rerank_spec is None else rerank(predictions, self.rerank_alpha)
+        if self.out_dir is not None:
             atomic_write_text(stem + "_reranked.json", json.dumps(dict(results_json(ranked), rerank=None)))
         return eval_metrics(ranked, load_references(self.references), load_paragraphs(self.para_references),
-                            self.tious, self.max_proposals)
+                            self.tious, self.max_proposals, source)
