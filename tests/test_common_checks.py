@@ -113,9 +113,11 @@ def test_load_array_formats_and_errors(tmp_path):
     for name in ("a.npy", "b.npz", "c.pt"):
         assert load_array(str(tmp_path / name)).shape == (2, 3)
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    with pytest.raises(InputError, match="obj.npy: holds pickled Python objects, not a numeric array") as err:
-        load_array(str(tmp_path / "obj.npy"))
-    assert "allow_pickle" not in str(err.value)
+    for mmap_mode in (None, "r"):
+        with pytest.raises(InputError, match="obj.npy: holds pickled Python objects, not a numeric array") as err:
+            load_array(str(tmp_path / "obj.npy"), mmap_mode=mmap_mode)
+        assert "allow_pickle" not in str(err.value)
+    assert load_array(str(tmp_path / "a.npy"), mmap_mode="r")[1].tolist() == [1, 1, 1]
     (tmp_path / "empty.npy").write_bytes(b"")
     with pytest.raises(InputError, match="empty.npy: unreadable feature file, empty or truncated"):
         load_array(str(tmp_path / "empty.npy"))
