@@ -23,7 +23,8 @@ together (the PTB lexer reads across line ends, so a line's tokens can depend on
 batches still go through one JVM, `-ioFileList`); videos are visited in upstream's set-iteration order
 (built by the same set operations), so the float sums and batches agree. That order depends on
 PYTHONHASHSEED, in upstream as here: two processes agree to the last bit under the same seed. IoUs are
-common.segments.segment_iou with upstream's eps (1e-8): bit-identical to evaluate2018's and SODA's.
+common.segments.segment_iou with upstream's eps (1e-8): bit-identical to evaluate2018's and SODA's, whose
+orders of summing the two lengths matter only where that sum is the union, i.e. for disjoint segments.
 
 Unlike upstream, what would give no score or a wrong one is an error naming the file: no predicted
 video, an empty prediction list (upstream's SODA and precision crash on it), a reference file holding

@@ -23,8 +23,8 @@ from mmengine.logging import MMLogger
 
 from common.checks import InputError, check_array
 from common.engine import METRICS, atomic_write_text, commit_file
-from common.io import load_array
 from common.engine.checkpoint import temporary_name
+from common.io import load_array
 from .datasets import SUBSETS, EK100Annotations
 
 TASKS = ("verb", "noun", "action")
