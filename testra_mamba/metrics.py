@@ -164,6 +164,8 @@ class AnticipationRecall(BaseMetric):
         if absent:
             raise ValueError(f"{len(absent)} {split} segments got no prediction, e.g. {absent[0]!r}")
         scores = {t: np.stack([rows[i][t] for i in ids]).astype(np.float32) for t in TASKS}
+        for t, s in scores.items():  # a non-finite probability would rank as any class: never scored or written
+            check_array(s, "the model's predictions", shape=(len(ids), widths[t]), what=f"{t} probabilities")
         if self.out_dir is not None:
             save_npz(os.path.join(self.out_dir, self.scores_file), ids=np.array(ids),
                      **{f"{t}_scores": s for t, s in scores.items()})

@@ -11,6 +11,7 @@ from common.checks import InputError
 from common.engine import build_runner, load_config
 from testra_mamba import TASK
 from testra_mamba.datasets import EK100AnticipationDataset
+from testra_mamba.metrics import AnticipationRecall
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -102,3 +103,18 @@ def test_the_same_annotations_in_two_folders_pass(toy, tmp_path):
     runner = runner_for(toy, other, tmp_path)
     for name in ("train_dataloader", "val_dataloader", "test_dataloader"):
         runner.model.check_annotations(getattr(runner, name).dataset, name)
+
+
+def test_non_finite_model_probabilities_are_never_scored(toy):
+    ds = dataset(toy, "validation", training=False)
+    metric = AnticipationRecall()
+    metric.dataset_meta = ds.metainfo
+    widths = dict(verb=ds.ann.classes.num_verbs, noun=ds.ann.classes.num_nouns, action=ds.ann.classes.num_actions)
+    for i in range(len(ds)):
+        item = ds[i]
+        probs = {t: np.full((len(item["segment_ids"]), n), 1.0 / n, np.float32) for t, n in widths.items()}
+        if i == 0:
+            probs["noun"][0, 3] = np.nan
+        metric.process(None, [dict(item, **probs)])
+    with pytest.raises(InputError, match=r"the model's predictions: noun probabilities hold NaN or Inf"):
+        metric.evaluate(len(ds))
