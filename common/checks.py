@@ -37,12 +37,17 @@ def _preview(values, n: int = 5) -> str:
     return str(values[:n])[:-1] + (", ...]" if len(values) > n else "]")
 
 
-def check_finite(values, source: str, where: Optional[str] = None, what: str = "values") -> np.ndarray:
-    """`values` as an array, with an error naming the first non-finite entries (flat indices)."""
+def check_finite(values, source: str, where: Optional[str] = None, what: str = "values",
+                 row_numbers: Optional[Sequence[int]] = None) -> np.ndarray:
+    """`values` as an array, with an error naming the first non-finite entries (flat indices; or, given
+    `row_numbers`, those of the rows holding them, e.g. a file's rows when `values` are some of them)."""
     values = np.asarray(values)
     if values.dtype.kind not in "biuf":
         fail(source, where, f"expected numeric {what}, found {values.dtype}")
     if values.dtype.kind == "f" and not np.isfinite(values).all():
+        if row_numbers is not None:
+            bad = np.asarray(row_numbers)[~np.isfinite(values.reshape(len(values), -1)).all(axis=1)]
+            fail(source, where, f"{what} hold NaN or Inf at row(s) {_preview(bad)}")
         bad = np.flatnonzero(~np.isfinite(values))
         fail(source, where, f"{what} hold NaN or Inf (at flat index {_preview(bad)} of shape {values.shape})")
     return values
@@ -138,35 +143,38 @@ TARGET_KINDS = ("one_hot", "multi_hot", "soft")
 
 
 def check_targets(targets, kind: str, source: str, where: Optional[str] = None, *,
-                  num_classes: Optional[int] = None, atol: float = 1e-4) -> np.ndarray:
+                  num_classes: Optional[int] = None, atol: float = 1e-4,
+                  row_numbers: Optional[Sequence[int]] = None) -> np.ndarray:
     """Rows of per-class targets (..., C) of one kind:
     one_hot: entries 0 or 1, exactly one 1 per row; multi_hot: entries 0 or 1, at least one 1 per row;
-    soft: non-negative rows summing to 1 (within `atol`)."""
+    soft: non-negative rows summing to 1 (within `atol`). `row_numbers` (for (N, C) targets): the numbers
+    messages give the rows, e.g. a file's rows when `targets` are some of them."""
     if kind not in TARGET_KINDS:
         raise ValueError(f"unknown target kind {kind!r}; known: {TARGET_KINDS}")
-    array = check_finite(targets, source, where, "targets").astype(np.float64, copy=False)
+    array = check_finite(targets, source, where, "targets", row_numbers).astype(np.float64, copy=False)
     if array.ndim < 1 or (num_classes is not None and array.shape[-1] != num_classes):
         fail(source, where, f"expected targets over {num_classes} classes (..., {num_classes}), "
              f"found shape {tuple(array.shape)}")
     rows = array.reshape(-1, array.shape[-1])
+    row = int if row_numbers is None else (lambda r: int(row_numbers[r]))  # noqa: E731
     if kind == "soft":
         negative = (rows < 0).any(axis=1)
         off = np.abs(rows.sum(axis=1) - 1) > atol
         bad = np.flatnonzero(negative | off)
         if bad.size:
-            fail(source, where, f"expected soft targets (non-negative, summing to 1 per row); row {int(bad[0])} "
+            fail(source, where, f"expected soft targets (non-negative, summing to 1 per row); row {row(bad[0])} "
                  f"sums to {rows[bad[0]].sum():g}" + (" with negative entries" if negative[bad[0]] else ""))
         return array
     binary = (rows == 0) | (rows == 1)
     if not binary.all():
         r, c = np.argwhere(~binary)[0]
         fail(source, where, f"expected {kind.replace('_', '-')} targets (entries 0 or 1), found {rows[r, c]:g} at "
-             f"row {int(r)}, class {int(c)}")
+             f"row {row(r)}, class {int(c)}")
     ones = rows.sum(axis=1)
     bad = np.flatnonzero(ones != 1) if kind == "one_hot" else np.flatnonzero(ones < 1)
     if bad.size:
         want = "exactly one class" if kind == "one_hot" else "at least one class"
-        fail(source, where, f"expected {kind.replace('_', '-')} targets ({want} per row); row {int(bad[0])} has "
+        fail(source, where, f"expected {kind.replace('_', '-')} targets ({want} per row); row {row(bad[0])} has "
              f"{int(ones[bad[0]])} ({bad.size} such rows)")
     return array
 

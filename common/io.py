@@ -69,7 +69,7 @@ def load_array(path: str, key: Optional[str] = None, mmap_mode: Optional[str] = 
     except InputError:
         raise
     except ValueError as err:
-        if "allow_pickle" in str(err):
+        if "allow_pickle" in str(err) or "Python objects" in str(err):  # the latter: np.load with mmap_mode
             raise InputError(f"{path}: holds pickled Python objects, not a numeric array saved with "
                              "numpy.save / numpy.savez") from None
         raise InputError(f"{path}: unreadable {what}, not a saved array ({str(err).splitlines()[0]})") from None

@@ -10,15 +10,17 @@ Features: one T x D .npy per video and feature type, named from the video id as 
 endpoint-aligned positions, then the types are concatenated along channels.
 Paragraph references: {video_id: paragraph string} (read by metrics.py).
 """
-import json
 import os
 import warnings
+from collections import Counter
 
 import numpy as np
 import torch
 from scipy.interpolate import interp1d
 
+from common.checks import InputError, check_array, check_labels, check_segments
 from common.engine import DATASETS, FUNCTIONS
+from common.io import load_array, load_json
 
 # feature type -> (channels, file name from the 13-character video id 'v_XXXXXXXXXXX'), as PDVC's get_feats
 FEATURE_TYPES = {
@@ -34,24 +36,14 @@ MISSING_FEATURE_STEPS = 100  # PDVC stands in zeros of this length for a missing
 # PDVC's Translator: these become spaces before lower-casing and splitting on whitespace. '\\n' is the
 # two characters backslash-n (escaped newlines in the annotations), replaced before the lone backslash.
 PUNCTUATION = (",", ":", "!", "_", ";", "-", ".", "?", "/", '"', "\\n", "\\", ".")
-
-
-def load_json(path, what):
-    """json.load with errors naming the file; duplicate object keys (e.g. a video id twice) are errors."""
-    def no_duplicates(pairs):
-        keys = [k for k, _ in pairs]
-        if len(set(keys)) != len(keys):
-            dup = next(k for k in keys if keys.count(k) > 1)
-            raise ValueError(f"{path}: key {dup!r} appears twice in one object ({what})")
-        return dict(pairs)
-
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: file not found (expected {what})")
-    with open(path) as f:
-        try:
-            return json.load(f, object_pairs_hook=no_duplicates)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path}: not valid json ({err}); expected {what}") from None
+# How far (s) an event may end past its video's duration (or start before 0). The annotations PDVC ships
+# round to 0.01 s: ActivityNet's train_modified / val_1 / val_2 end up to 0.01 s past the duration (261,
+# 134 and 111 events), YouCook2's never; 0.1 s is ten times that (timestamps rounded to a tenth pass too).
+TIMESTAMP_TOLERANCE = 0.1
+# The largest fraction of training-caption words a vocabulary may miss (they become UNK). PDVC's own
+# vocabularies miss 1.3% (ActivityNet, train_modified) and 0.8% (YouCook2, yc2_train); another data set's
+# vocabulary misses 11% (ActivityNet's on YouCook2) to 42% (YouCook2's on ActivityNet).
+MAX_UNKNOWN_WORDS = 0.1
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -69,20 +61,41 @@ class Vocabulary:
     """PDVC's vocabulary file and its Translator: sentences <-> index sequences."""
 
     def __init__(self, path, vocab_size=None):
-        data = load_json(path, 'a vocabulary {"ix_to_word": {...}, "word_to_ix": {...}}')
+        data = load_json(path, "vocabulary file")
         if not (isinstance(data, dict) and isinstance(data.get("ix_to_word"), dict)
                 and isinstance(data.get("word_to_ix"), dict)):
-            raise ValueError(f"{path}: expected {{'ix_to_word': {{'1': word, ...}}, 'word_to_ix': {{word: 1, ...}}}}")
+            raise InputError(f"{path}: expected {{'ix_to_word': {{'1': word, ...}}, 'word_to_ix': {{word: 1, ...}}}}")
         self.path, self.word_to_ix = path, data["word_to_ix"]
         self.size = len(self.word_to_ix)
         if vocab_size is not None and vocab_size != self.size:
-            raise ValueError(f"{path}: {self.size} words, the config expects vocab_size={vocab_size}")
+            raise InputError(f"{path}: {self.size} words, the config expects vocab_size={vocab_size}")
         try:
             self.words = [None] + [data["ix_to_word"][str(i)] for i in range(1, self.size + 1)]
         except KeyError as err:
-            raise ValueError(f"{path}: ix_to_word has no entry {err} (expected '1'..'{self.size}')") from None
+            raise InputError(f"{path}: ix_to_word has no entry {err} (expected '1'..'{self.size}')") from None
         if sorted(self.word_to_ix.values()) != list(range(1, self.size + 1)):
-            raise ValueError(f"{path}: word_to_ix must map the words to 1..{self.size} one to one")
+            raise InputError(f"{path}: word_to_ix must map the words to 1..{self.size} one to one")
+        # captions are encoded with word_to_ix and the model's words decoded with ix_to_word: they must agree
+        for i, word in enumerate(self.words[1:], start=1):
+            if self.word_to_ix.get(word) != i:
+                raise InputError(f"{path}: ix_to_word['{i}'] is {word!r}, but word_to_ix[{word!r}] is "
+                                 f"{self.word_to_ix.get(word)}")
+
+    def unknown_words(self, sentences):
+        """(Counter of the words of `sentences` missing from the vocabulary, the number of words)."""
+        words = [w for sentence in sentences for w in split_words(sentence)]
+        return Counter(w for w in words if w not in self.word_to_ix), len(words)
+
+    def check_coverage(self, sentences, source, max_unknown=MAX_UNKNOWN_WORDS):
+        """An error naming the vocabulary file when it misses more than `max_unknown` of the words of
+        `sentences` (from `source`): they would all be trained as UNK."""
+        unknown, total = self.unknown_words(sentences)
+        missed = sum(unknown.values())
+        if total and missed > max_unknown * total:
+            common = ", ".join(repr(w) for w, _ in unknown.most_common(5))
+            raise InputError(f"{self.path}: the vocabulary misses {missed / total:.1%} of the caption words of "
+                             f"{source} ({missed} of {total}; most frequent: {common}), expected at most "
+                             f"{max_unknown:.0%}: is it the vocabulary of another data set?")
 
     def encode(self, sentence, max_len):
         """[0] + word ids (out-of-vocabulary -> vocab_size) cut to max_len - 2 + [0]."""
@@ -104,33 +117,31 @@ class Vocabulary:
 
 
 def load_captions(path, num_classes=1, require_events=True):
-    """Read and validate a PDVC caption json; returns {video_id: dict(duration, timestamps, sentences, labels)}."""
-    data = load_json(path, "a PDVC caption json {video_id: {duration, timestamps, sentences}}")
+    """Read and validate a PDVC caption json; returns {video_id: dict(duration, timestamps, sentences, labels)}.
+    Timestamps must lie in [0, duration] within TIMESTAMP_TOLERANCE."""
+    data = load_json(path, "caption file")
     if not isinstance(data, dict) or not data:
-        raise ValueError(f"{path}: expected a non-empty object {{video_id: {{duration, timestamps, sentences}}}}")
+        raise InputError(f"{path}: expected a non-empty object {{video_id: {{duration, timestamps, sentences}}}}")
     videos = {}
     for vid, video in data.items():
-        where = f"{path}: video {vid!r}"
+        where = f"video {vid!r}"
         if not isinstance(video, dict):
-            raise ValueError(f"{where}: expected an object with duration, timestamps, sentences")
+            raise InputError(f"{path}: {where}: expected an object with duration, timestamps, sentences")
         duration, stamps, sentences = video.get("duration"), video.get("timestamps"), video.get("sentences")
-        if not isinstance(duration, (int, float)) or not duration > 0:
-            raise ValueError(f"{where}: 'duration' must be a positive number of seconds, found {duration!r}")
+        if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not 0 < duration < float("inf"):
+            raise InputError(f"{path}: {where}: 'duration' must be a positive number of seconds, found {duration!r}")
         if not isinstance(stamps, list) or not isinstance(sentences, list) or len(stamps) != len(sentences):
-            raise ValueError(f"{where}: 'timestamps' and 'sentences' must be lists of equal length")
+            raise InputError(f"{path}: {where}: 'timestamps' and 'sentences' must be lists of equal length")
         if require_events and not stamps:
-            raise ValueError(f"{where}: no events (PDVC needs at least one timestamp / sentence per video)")
-        for i, (stamp, sentence) in enumerate(zip(stamps, sentences)):
-            if not (isinstance(stamp, list) and len(stamp) == 2
-                    and all(isinstance(t, (int, float)) and np.isfinite(t) for t in stamp)):
-                raise ValueError(f"{where}: timestamp {i} must be [start, end] in seconds, found {stamp!r}")
-            if stamp[1] < stamp[0]:
-                raise ValueError(f"{where}: timestamp {i} {stamp} ends before it starts")
+            raise InputError(f"{path}: {where}: no events (PDVC needs at least one timestamp / sentence per video)")
+        check_segments(stamps, path, where, duration=duration, tolerance=TIMESTAMP_TOLERANCE, what="timestamp")
+        for i, sentence in enumerate(sentences):
             if not isinstance(sentence, str):
-                raise ValueError(f"{where}: sentence {i} is not a string")
+                raise InputError(f"{path}: {where}: sentence {i} is not a string")
         labels = video.get("action_labels", [0] * len(stamps))
-        if len(labels) != len(stamps) or any(not isinstance(c, int) or not 0 <= c < num_classes for c in labels):
-            raise ValueError(f"{where}: 'action_labels' must hold one class id in [0, {num_classes}) per event")
+        if not isinstance(labels, list) or len(labels) != len(stamps):
+            raise InputError(f"{path}: {where}: 'action_labels' must hold one class id per event")
+        labels = check_labels(labels, num_classes, path, where, what="action label").tolist()
         videos[vid] = dict(duration=float(duration), timestamps=stamps, sentences=sentences, labels=labels)
     return videos
 
@@ -144,14 +155,7 @@ def feature_path(folder, feature_type, video_id):
 
 def read_features(path, channels):
     """One video's (T, channels) features from a .npy file, checked for shape and finiteness."""
-    feats = np.load(path)
-    if feats.ndim != 2 or feats.shape[1] != channels or feats.shape[0] == 0:
-        raise ValueError(f"{path}: expected a T x {channels} feature array, found shape {feats.shape}")
-    if not np.issubdtype(feats.dtype, np.floating):
-        feats = feats.astype(np.float32)
-    if not np.isfinite(feats).all():
-        raise ValueError(f"{path}: features contain NaN or Inf")
-    return feats
+    return check_array(load_array(path), path, shape=(None, channels), min_rows=1, what="feature array")
 
 
 def resize_features(feats, length):
@@ -175,11 +179,13 @@ class DenseCaptionDataset(torch.utils.data.Dataset):
     ['resnet', 'bn'] for TSN). invalid_video_files: json lists of ids to drop (PDVC's invalid_video_json).
     In training at most `max_events` events per video are kept, a random subset in annotation order
     (PDVC's gt_proposal_sample_num). A missing feature file stands in as zeros (100 steps), as in PDVC,
-    with one warning naming it.
+    with one warning naming it. In training the vocabulary must know all but `max_unknown_words` of the
+    captions' words (Vocabulary.check_coverage).
     """
 
     def __init__(self, caption_file, vocab_file, vocab_size, feature_folders, feature_types, frame_embedding_num=100,
-                 max_caption_len=30, max_events=30, invalid_video_files=(), num_classes=1, training=False):
+                 max_caption_len=30, max_events=30, invalid_video_files=(), num_classes=1, training=False,
+                 max_unknown_words=MAX_UNKNOWN_WORDS):
         if isinstance(feature_types, str):
             feature_types, feature_folders = [feature_types], [feature_folders]
         if len(feature_types) != len(feature_folders):
@@ -197,13 +203,16 @@ class DenseCaptionDataset(torch.utils.data.Dataset):
         videos = load_captions(caption_file, num_classes)
         invalid = set()
         for path in invalid_video_files:
-            ids = load_json(path, "a json list of video ids without features")
+            ids = load_json(path, "invalid-video list")
             if not isinstance(ids, list):
-                raise ValueError(f"{path}: expected a json list of video ids")
+                raise InputError(f"{path}: expected a json list of video ids")
             invalid.update(ids)
         self.video_ids = [vid for vid in videos if vid[:13] not in invalid]
         if not self.video_ids:
-            raise ValueError(f"{caption_file}: no video left after removing those in {list(invalid_video_files)}")
+            raise InputError(f"{caption_file}: no video left after removing those in {list(invalid_video_files)}")
+        if training:
+            self.vocab.check_coverage((s for vid in self.video_ids for s in videos[vid]["sentences"]), caption_file,
+                                      max_unknown_words)
         self.videos = videos
         self.missing = set()
         for vid in self.video_ids:

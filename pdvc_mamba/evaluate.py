@@ -16,7 +16,8 @@ import argparse
 import json
 import sys
 
-from .datasets import load_json
+from common.checks import InputError
+from common.io import load_json
 from .metrics import (TIOUS, eval_metrics, load_paragraphs, load_references, rerank,
                       validate_predictions)
 
@@ -56,7 +57,7 @@ def ranking_alpha(args, submission):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        submission = load_json(args.predictions, "a PDVC results json")
+        submission = load_json(args.predictions, "results file")
         alpha = ranking_alpha(args, submission)
         results = validate_predictions(submission, args.predictions, for_rerank=alpha is not None)
         references = load_references(args.references)
@@ -70,8 +71,8 @@ def main(argv=None):
     if alpha is not None:
         results = rerank(results, alpha)
     try:
-        scores = eval_metrics(results, references, paragraphs, TIOUS, args.max_proposals)
-    except RuntimeError as err:
+        scores = eval_metrics(results, references, paragraphs, TIOUS, args.max_proposals, args.predictions)
+    except (InputError, RuntimeError) as err:
         raise SystemExit(f"error: {err}")
     print(json.dumps(scores))
 

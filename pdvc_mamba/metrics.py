@@ -22,10 +22,15 @@ Bit-for-bit details kept on purpose: each tokenizer batch holds exactly the sent
 together (the PTB lexer reads across line ends, so a line's tokens can depend on the next line; all
 batches still go through one JVM, `-ioFileList`); videos are visited in upstream's set-iteration order
 (built by the same set operations), so the float sums and batches agree. That order depends on
-PYTHONHASHSEED, in upstream as here: two processes agree to the last bit under the same seed. Unlike
-upstream, an empty prediction list is an error (upstream's SODA and precision crash on it) and captions
-with line-breaking control characters are refused (they would shift every later line of the tokenizer's
-output).
+PYTHONHASHSEED, in upstream as here: two processes agree to the last bit under the same seed. IoUs are
+common.segments.segment_iou with upstream's eps (1e-8): bit-identical to evaluate2018's and SODA's, whose
+orders of summing the two lengths matter only where that sum is the union, i.e. for disjoint segments.
+
+Unlike upstream, what would give no score or a wrong one is an error naming the file: no predicted
+video, an empty prediction list (upstream's SODA and precision crash on it), a reference file holding
+none of the predicted videos (upstream's SODA_c is then NaN), a reversed predicted segment, a prediction
+outside its video's duration (beyond datasets.TIMESTAMP_TOLERANCE), and captions with line-breaking
+control characters (they would shift every later line of the tokenizer's output).
 """
 import importlib.util
 import json
@@ -40,8 +45,11 @@ import numpy as np
 from mmengine.dist import is_main_process
 from mmengine.evaluator import BaseMetric
 
+from common.checks import InputError, check_segments
 from common.engine import METRICS, atomic_write_text
-from .datasets import Vocabulary, load_captions, load_json
+from common.io import load_json
+from common.segments import segment_iou
+from .datasets import TIMESTAMP_TOLERANCE, Vocabulary, load_captions
 
 TIOUS = (0.3, 0.5, 0.7, 0.9)
 GARBAGE_SENTENCE = "abc123!@#"
@@ -50,27 +58,11 @@ LANGUAGE_METRICS = ("Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "METEOR", "ROUGE_L",
 JAVA_HELP = ("pycocoevalcap's PTB tokenizer and METEOR 1.5 are Java programs, and no `java` is on PATH: install "
              "a Java runtime (e.g. `apt-get install openjdk-17-jre-headless`, or conda's openjdk) and retry")
 LINE_BREAKS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+IOU_EPS = 1e-8  # evaluate2018 and SODA add it to the union
 
 
 def remove_nonascii(text):
     return "".join(c if ord(c) < 128 else " " for c in text)
-
-
-def dense_iou(pred, gt):
-    """evaluate2018's IoU. It and SODA's differ only in the order of the summed lengths (kept, for the last bit)."""
-    start_i, end_i = pred[0], pred[1]
-    start, end = gt[0], gt[1]
-    intersection = max(0, min(end, end_i) - max(start, start_i))
-    union = min(max(end, end_i) - min(start, start_i), end - start + end_i - start_i)
-    return float(intersection) / (union + 1e-8)
-
-
-def soda_iou(pred, gt):
-    """SODA's IoU (utils.iou(pred, gold))."""
-    (s_1, e_1), (s_2, e_2) = pred, gt
-    intersection = max(0., min(e_1, e_2) - max(s_1, s_2))
-    union = min(max(e_1, e_2) - min(s_1, s_2), e_1 - s_1 + e_2 - s_2)
-    return intersection / (union + 1e-8)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -85,48 +77,78 @@ def validate_predictions(submission, source, for_rerank=False):
     """A PDVC results json ({"results": {video_id: [{"timestamp": [s, e], "sentence": str, ...}]}}) -> results."""
     results = submission.get("results") if isinstance(submission, dict) else None
     if not isinstance(results, dict):
-        raise ValueError(f"{source}: expected {{'results': {{video_id: [{{'timestamp': [s, e], 'sentence': ...}}]}}}}")
+        raise InputError(f"{source}: expected {{'results': {{video_id: [{{'timestamp': [s, e], 'sentence': ...}}]}}}}")
+    if not results:
+        raise InputError(f"{source}: 'results' holds no video: nothing to score")
     for vid, entries in results.items():
         if not isinstance(entries, list) or not entries:
-            raise ValueError(f"{source}: video {vid!r}: expected a non-empty list of predictions")
+            raise InputError(f"{source}: video {vid!r}: expected a non-empty list of predictions")
         for i, p in enumerate(entries):
             where = f"{source}: video {vid!r} prediction {i}"
             stamp = p.get("timestamp") if isinstance(p, dict) else None
             if not (isinstance(stamp, list) and len(stamp) == 2 and all(_number(t) for t in stamp)):
-                raise ValueError(f"{where}: expected 'timestamp': [start, end] in seconds, found {stamp!r}")
+                raise InputError(f"{where}: expected 'timestamp': [start, end] in seconds, found {stamp!r}")
             if not isinstance(p.get("sentence"), str):
-                raise ValueError(f"{where}: expected a string 'sentence'")
+                raise InputError(f"{where}: expected a string 'sentence'")
             if LINE_BREAKS.search(p["sentence"]):
-                raise ValueError(f"{where}: the sentence holds a control character, which would break the "
+                raise InputError(f"{where}: the sentence holds a control character, which would break the "
                                  "tokenizer's line alignment")
             if for_rerank:
                 if not (_number(p.get("proposal_score")) and _number(p.get("sentence_score"))):
-                    raise ValueError(f"{where}: joint ranking needs numeric 'proposal_score' and 'sentence_score'")
+                    raise InputError(f"{where}: joint ranking needs numeric 'proposal_score' and 'sentence_score'")
                 count = p.get("pred_event_count")
                 if not (isinstance(count, int) and count >= 1):
-                    raise ValueError(f"{where}: joint ranking needs 'pred_event_count' >= 1, found {count!r}")
+                    raise InputError(f"{where}: joint ranking needs 'pred_event_count' >= 1, found {count!r}")
+        check_segments([p["timestamp"] for p in entries], source, f"video {vid!r}", what="prediction")
     return results
 
 
+class ReferenceFile(dict):
+    """One reference caption json: {video_id: {"duration", "timestamps", "sentences"}}, and its `path`."""
+
+    def __init__(self, path, videos):
+        super().__init__(videos)
+        self.path = path
+
+
 def load_references(paths):
-    """Reference caption jsons (val_1, val_2, ...) -> [{video_id: {"timestamps", "sentences"}}], file order."""
+    """Reference caption jsons (val_1, val_2, ...) -> [ReferenceFile], file order."""
     refs = []
     for path in paths:
         videos = load_captions(path)
         for vid, video in videos.items():
             if any(LINE_BREAKS.search(s) for s in video["sentences"]):
-                raise ValueError(f"{path}: video {vid!r}: a sentence holds a control character")
-        refs.append({vid: dict(timestamps=v["timestamps"], sentences=v["sentences"]) for vid, v in videos.items()})
+                raise InputError(f"{path}: video {vid!r}: a sentence holds a control character")
+        refs.append(ReferenceFile(path, {vid: dict(duration=v["duration"], timestamps=v["timestamps"],
+                                                   sentences=v["sentences"]) for vid, v in videos.items()}))
     return refs
+
+
+def check_against_references(results, references, source):
+    """Predictions that can be scored: every reference file holds some predicted video (else its SODA_c is
+    the mean of nothing, NaN), and each prediction of a video lies inside the video's duration (within
+    TIMESTAMP_TOLERANCE; PDVC clamps its own predictions to it)."""
+    durations = {}
+    for i, ref in enumerate(references):
+        if not any(vid in ref for vid in results):
+            name = getattr(ref, "path", f"reference {i + 1} of {len(references)}")
+            raise InputError(f"{source}: none of its {len(results)} videos (e.g. {next(iter(results))!r}) is in "
+                             f"{name}: nothing to score")
+        for vid, video in ref.items():
+            durations[vid] = max(durations.get(vid, 0.0), video["duration"])
+    for vid, entries in results.items():
+        if vid in durations:
+            check_segments([p["timestamp"] for p in entries], source, f"video {vid!r}", duration=durations[vid],
+                           tolerance=TIMESTAMP_TOLERANCE, what="prediction")
 
 
 def load_paragraphs(paths):
     """Paragraph reference jsons ({video_id: paragraph}) -> list of dicts, file order."""
     paragraphs = []
     for path in paths:
-        data = load_json(path, "paragraph references {video_id: paragraph}")
+        data = load_json(path, "paragraph reference file")
         if not isinstance(data, dict) or not data or not all(isinstance(p, str) for p in data.values()):
-            raise ValueError(f"{path}: expected a non-empty object {{video_id: paragraph string}}")
+            raise InputError(f"{path}: expected a non-empty object {{video_id: paragraph string}}")
         paragraphs.append(data)
     return paragraphs
 
@@ -243,19 +265,22 @@ class DenseEval:
         self.refs, self.tious = references, tious
         self.preds = {vid: entries[:max_proposals] for vid, entries in results.items()}
         self.vids = union_ids(references)
+        # per video, per reference file holding it: tIoU (predictions x reference events)
+        self.ious = {vid: [segment_iou([p["timestamp"] for p in self.preds[vid]], ref[vid]["timestamps"], IOU_EPS)
+                           if vid in ref else None for ref in references] for vid in self.vids if vid in self.preds}
         self.pairs = [self._pairs(tiou) for tiou in tious]  # per tIoU: (vid -> pair ids, res lines, gts lines)
 
     def _pairs(self, tiou):
         vid2ids, res, gts = {}, [], []
         for vid in self.vids:
             vid2ids[vid] = []
-            for pred in self.preds.get(vid, []):
+            for p, pred in enumerate(self.preds.get(vid, [])):
                 added = False
-                for ref in self.refs:
-                    if vid not in ref:
+                for ref, iou in zip(self.refs, self.ious.get(vid, ())):
+                    if iou is None:
                         continue
-                    for stamp, sentence in zip(ref[vid]["timestamps"], ref[vid]["sentences"]):
-                        if dense_iou(pred["timestamp"], stamp) >= tiou:
+                    for g, sentence in enumerate(ref[vid]["sentences"]):
+                        if iou[p, g] >= tiou:
                             vid2ids[vid].append(len(res))
                             res.append(remove_nonascii(pred["sentence"]))
                             gts.append(remove_nonascii(sentence))
@@ -299,19 +324,15 @@ class DenseEval:
             recall, precision = [0] * len(self.vids), [0] * len(self.vids)
             for v, vid in enumerate(self.vids):
                 best_recall = best_precision = 0
-                for ref in self.refs:
+                for r, ref in enumerate(self.refs):
                     if vid not in ref:
                         continue
-                    stamps = ref[vid]["timestamps"]
-                    covered_refs, covered_preds = set(), set()
+                    covered_refs = 0
                     if vid in self.preds:
-                        for i, pred in enumerate(self.preds[vid]):
-                            for j, stamp in enumerate(stamps):
-                                if dense_iou(pred["timestamp"], stamp) > tiou:
-                                    covered_refs.add(j)
-                                    covered_preds.add(i)
-                        best_precision = max(best_precision, float(len(covered_preds)) / len(self.preds[vid]))
-                    best_recall = max(best_recall, float(len(covered_refs)) / len(stamps))
+                        hits = self.ious[vid][r] > tiou
+                        covered_refs = int(hits.any(0).sum())
+                        best_precision = max(best_precision, float(hits.any(1).sum()) / len(self.preds[vid]))
+                    best_recall = max(best_recall, float(covered_refs) / len(ref[vid]["timestamps"]))
                 recall[v], precision[v] = best_recall, best_precision
             recalls.append(sum(recall) / len(recall))
             precisions.append(sum(precision) / len(precision))
@@ -363,7 +384,7 @@ class SodaEval:
         for vid, stamps in zip(self.vids, self.pred_stamps):
             preds = [[next(tok_preds)] for _ in stamps]
             golds = [[next(tok_gold)] for _ in self.gold[vid][0]]
-            overlap = np.array([[soda_iou(p, g) for p in stamps] for g in self.gold[vid][0]])
+            overlap = segment_iou(self.gold[vid][0], stamps, IOU_EPS)
             res = dict(enumerate(preds))
             meteor = np.array([scorers.meteor.compute_score(res, {i: g for i in range(len(preds))})[1]
                                for g in golds])
@@ -407,9 +428,11 @@ def paragraph_scores(results, paragraphs, scorers):
     return out
 
 
-def eval_metrics(results, references, paragraphs=(), tious=TIOUS, max_proposals=1000):
+def eval_metrics(results, references, paragraphs=(), tious=TIOUS, max_proposals=1000, source="predictions"):
     """eval_utils.eval_metrics on already-ranked results: the mean over tIoUs of each dense score
-    (Bleu_1..4, METEOR, ROUGE_L, CIDEr, Recall, Precision), soda_c, and para_* when paragraphs are given."""
+    (Bleu_1..4, METEOR, ROUGE_L, CIDEr, Recall, Precision), soda_c, and para_* when paragraphs are given.
+    `source` names the results in errors (check_against_references)."""
+    check_against_references(results, references, source)
     scorers = shared_scorers()
     dense = DenseEval(results, references, tious, max_proposals)
     sodas = [SodaEval(results, ref) for ref in references]
@@ -422,7 +445,11 @@ def eval_metrics(results, references, paragraphs=(), tious=TIOUS, max_proposals=
     scores["soda_c"] = np.mean(soda, axis=0)[-1]
     if paragraphs:
         scores.update(paragraph_scores(results, paragraphs, scorers))
-    return {k: float(v) for k, v in scores.items()}
+    scores = {k: float(v) for k, v in scores.items()}
+    broken = [k for k, v in scores.items() if not math.isfinite(v)]
+    if broken:
+        raise RuntimeError(f"{source}: the evaluation gave non-finite {broken}; this is a bug, please report it")
+    return scores
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -472,10 +499,14 @@ class DenseCaptioningMetric(BaseMetric):
             raise ValueError("the evaluation saw a video twice")
         rerank_spec = None if self.rerank_alpha is None else dict(alpha=self.rerank_alpha,
                                                                    temperature=RERANK_TEMPERATURE)
-        ranked = predictions if rerank_spec is None else rerank(predictions, self.rerank_alpha)
+        source = "the model's predictions"
         if self.out_dir is not None:
             stem = os.path.splitext(os.path.join(self.out_dir, self.results_file))[0]
-            atomic_write_text(stem + ".json", json.dumps(dict(results_json(predictions), rerank=rerank_spec)))
+            source = stem + ".json"
+            atomic_write_text(source, json.dumps(dict(results_json(predictions), rerank=rerank_spec)))
+        validate_predictions({"results": predictions}, source, for_rerank=rerank_spec is not None)
+        ranked = predictions if rerank_spec is None else rerank(predictions, self.rerank_alpha)
+        if self.out_dir is not None:
             atomic_write_text(stem + "_reranked.json", json.dumps(dict(results_json(ranked), rerank=None)))
         return eval_metrics(ranked, load_references(self.references), load_paragraphs(self.para_references),
-                            self.tious, self.max_proposals)
+                            self.tious, self.max_proposals, source)

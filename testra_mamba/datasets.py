@@ -30,7 +30,9 @@ import os
 import numpy as np
 import torch
 
+from common.checks import check_array, check_finite, check_lengths, check_targets
 from common.engine import DATASETS, FUNCTIONS
+from common.io import load_array
 
 FPS = 4  # feature ticks per second
 FRAME_RATE = 30  # RULSTM's frame numbering
@@ -196,28 +198,12 @@ def _int(path, line, field, value):
 # features and per-frame targets
 
 
-def _npy_header(path):
-    """(shape, dtype, data offset) of a .npy file, read from its header only."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: not found")
-    try:
-        with open(path, "rb") as f:
-            version = np.lib.format.read_magic(f)
-            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            shape, fortran_order, dtype = read(f)
-            offset = f.tell()
-    except ValueError as err:
-        raise ValueError(f"{path}: not a .npy array ({err})") from None
-    if fortran_order:
-        raise ValueError(f"{path}: expected a C-ordered array (np.save of a C-contiguous array)")
-    return shape, dtype, offset
-
-
 class FeatureStore:
     """Per-video features (concatenated streams) and targets, read from the .npy files row range by row range.
 
-    Checks every file's shape when built (exists, 2-D, width, one length per video), and the values of every
-    slice it reads (finite), so bad input fails with the file named."""
+    Checks every file's header when built (exists, a 2-D numeric array of the stream's width, one length per
+    video across its streams), and the values of every row it reads (finite features; multi-hot targets, as
+    TeSTra's generate_targets writes them), so bad input fails with the file named."""
 
     def __init__(self, data_root, videos, classes: ActionClasses, feature_dirs=FEATURE_DIRS,
                  feature_dims=(1024, 1024), target_dirs=TARGET_DIRS, with_targets=True):
@@ -228,38 +214,32 @@ class FeatureStore:
         if with_targets:
             counts = (classes.num_actions, classes.num_verbs, classes.num_nouns)
             widths += [(d, n + 1) for d, n in zip(target_dirs, counts)]
-        self.lengths, self.headers = {}, {}
+        self.lengths = {}
         for video in videos:
+            lengths = {}
             for folder, width in widths:
-                path = self.path(folder, video)
-                shape, dtype, offset = _npy_header(path)
-                if len(shape) != 2 or shape[1] != width or not np.issubdtype(dtype, np.floating):
-                    raise ValueError(f"{path}: expected an L x {width} float array, found {shape} {dtype}")
-                length = self.lengths.setdefault(video, shape[0])
-                if shape[0] != length:
-                    raise ValueError(f"{path}: {shape[0]} ticks, but {self.path(widths[0][0], video)} has {length}")
-                if length == 0:
-                    raise ValueError(f"{path}: no ticks")
-                self.headers[path] = (shape, dtype, offset)
+                path, what = self.path(folder, video), self._kind(folder)
+                array = check_array(load_array(path, mmap_mode="r", what=what + " file"), path, shape=(None, width),
+                                    min_rows=1, finite=False, what=what + " array")
+                lengths[os.path.join(folder, video + ".npy")] = len(array)
+            self.lengths[video] = check_lengths(lengths, data_root, what="ticks")
+
+    def _kind(self, folder):
+        return "target" if folder in self.target_dirs else "feature"
 
     def path(self, folder, video):
         return os.path.join(self.data_root, folder, video + ".npy")
 
     def _read(self, folder, video, ticks):
-        """Rows `ticks` (int array, or a slice with a step of 1) of one file as float32."""
-        path = self.path(folder, video)
-        (length, width), dtype, offset = self.headers[path]
-        if isinstance(ticks, slice):
-            ticks = np.arange(*ticks.indices(length))
-        first, last = (int(ticks.min()), int(ticks.max())) if len(ticks) else (0, -1)
-        with open(path, "rb") as f:
-            f.seek(offset + first * width * dtype.itemsize)
-            block = np.fromfile(f, dtype=dtype, count=(last + 1 - first) * width).reshape(-1, width)
-        rows = block[ticks - first].astype(np.float32, copy=False)
-        if not np.isfinite(rows).all():
-            bad = ticks[~np.isfinite(rows).all(1)]
-            raise ValueError(f"{path}: non-finite values at tick(s) {bad[:5].tolist()}")
-        return rows
+        """Rows `ticks` (int array in [0, L), or a slice) of one file as float32."""
+        path, what = self.path(folder, video), self._kind(folder)
+        rows = load_array(path, mmap_mode="r", what=what + " file")[ticks]
+        ticks = np.arange(*ticks.indices(self.lengths[video])) if isinstance(ticks, slice) else ticks
+        if what == "target":
+            check_targets(rows, "multi_hot", path, row_numbers=ticks)
+        else:
+            check_finite(rows, path, what="features", row_numbers=ticks)
+        return np.array(rows, dtype=np.float32)  # a copy: nothing keeps the file mapped
 
     def features(self, video, ticks) -> np.ndarray:
         """(n, sum of feature_dims) float32 at `ticks` (ints in [0, L) or a slice)."""

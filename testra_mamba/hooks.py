@@ -1,4 +1,5 @@
-"""StreamLatencyHook: the per-tick cost of running the model online, reported with the validation metrics."""
+"""StreamLatencyHook: the per-tick cost of running the model online, reported with the validation metrics.
+AnnotationsMatchHook: the model's classes and each data set's come from one annotation folder."""
 import statistics
 import time
 
@@ -41,3 +42,26 @@ class StreamLatencyHook(Hook):
         if metrics is not None:
             metrics["stream_ms"] = ms
         runner.message_hub.update_scalar("val/stream_ms", ms)
+
+
+@HOOKS.register_module()
+class AnnotationsMatchHook(Hook):
+    """Before training, validation and testing: the model's `annotations` (its heads' classes, the
+    equalisation loss's rare actions) must agree with the data set's, else an error naming both folders
+    (instead of a tensor-size mismatch in the loss, or scores of classes the data does not have)."""
+
+    priority = "VERY_HIGH"
+
+    @staticmethod
+    def _check(runner, name):
+        model = getattr(runner.model, "module", runner.model)
+        model.check_annotations(getattr(runner, name).dataset, name)
+
+    def before_train(self, runner) -> None:
+        self._check(runner, "train_dataloader")
+
+    def before_val(self, runner) -> None:
+        self._check(runner, "val_dataloader")
+
+    def before_test(self, runner) -> None:
+        self._check(runner, "test_dataloader")

@@ -21,8 +21,10 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
+from common.checks import InputError, check_array
 from common.engine import METRICS, atomic_write_text, commit_file
 from common.engine.checkpoint import temporary_name
+from common.io import load_array
 from .datasets import SUBSETS, EK100Annotations
 
 TASKS = ("verb", "noun", "action")
@@ -70,43 +72,28 @@ def load_scores(path, ann: EK100Annotations, split="validation"):
 
     Every segment of the split needs exactly one row; unknown or repeated ids, wrong widths and non-finite
     scores are errors."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: score file not found")
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as err:
-        raise ValueError(f"{path}: expected an .npz with string ids and numeric scores ({err})") from None
-    with archive:
-        missing = [k for k in ("ids", *(f"{t}_scores" for t in TASKS)) if k not in archive.files]
-        if missing:
-            raise ValueError(f"{path}: missing array(s) {missing}; expected ids, verb_scores, noun_scores, "
-                             f"action_scores (found {sorted(archive.files)})")
-        ids = archive["ids"]
-        arrays = {t: archive[f"{t}_scores"] for t in TASKS}
+    ids = load_array(path, key="ids", what="score file")
     if ids.ndim != 1 or ids.dtype.kind not in "US":
-        raise ValueError(f"{path}: ids must be a 1-D string array, found {ids.dtype} {ids.shape}")
+        raise InputError(f"{path}: ids must be a 1-D string array, found {ids.dtype} {ids.shape}")
     ids = ids.astype(str)
     classes = ann.classes
     widths = dict(verb=classes.num_verbs, noun=classes.num_nouns, action=classes.num_actions)
-    for task, array in arrays.items():
-        if array.shape != (len(ids), widths[task]) or array.dtype.kind not in "fiu":
-            raise ValueError(f"{path}: {task}_scores must be numeric ({len(ids)}, {widths[task]}) "
-                             f"(ids x {task} classes in {classes.path}), found {array.dtype} {array.shape}")
-        if not np.isfinite(array).all():
-            raise ValueError(f"{path}: {task}_scores has non-finite values")
+    arrays = {t: check_array(load_array(path, key=f"{t}_scores", what="score file"), path,
+                             shape=(len(ids), widths[t]), what=f"{t}_scores (ids x {t} classes in {classes.path})")
+              for t in TASKS}
     row = {}
     for i, seg_id in enumerate(ids):
         if seg_id in row:
-            raise ValueError(f"{path}: id {seg_id!r} appears more than once")
+            raise InputError(f"{path}: id {seg_id!r} appears more than once")
         row[seg_id] = i
     segments = ann.segments(split)
     known = {s.id for s in segments}
     unknown = [i for i in row if i not in known]
     if unknown:
-        raise ValueError(f"{path}: {len(unknown)} ids are not {split} segments, e.g. {unknown[0]!r}")
+        raise InputError(f"{path}: {len(unknown)} ids are not {split} segments, e.g. {unknown[0]!r}")
     absent = [s.id for s in segments if s.id not in row]
     if absent:
-        raise ValueError(f"{path}: {len(absent)} {split} segments have no scores, e.g. {absent[0]!r}")
+        raise InputError(f"{path}: {len(absent)} {split} segments have no scores, e.g. {absent[0]!r}")
     order = np.array([row[s.id] for s in segments])
     return {t: a[order] for t, a in arrays.items()}
 
@@ -177,6 +164,8 @@ class AnticipationRecall(BaseMetric):
         if absent:
             raise ValueError(f"{len(absent)} {split} segments got no prediction, e.g. {absent[0]!r}")
         scores = {t: np.stack([rows[i][t] for i in ids]).astype(np.float32) for t in TASKS}
+        for t, s in scores.items():  # a non-finite probability would rank as any class: never scored or written
+            check_array(s, "the model's predictions", shape=(len(ids), widths[t]), what=f"{t} probabilities")
         if self.out_dir is not None:
             save_npz(os.path.join(self.out_dir, self.scores_file), ids=np.array(ids),
                      **{f"{t}_scores": s for t, s in scores.items()})

@@ -67,6 +67,16 @@ def test_targets_kinds():
         check_targets([[np.nan, 1]], "soft", "t")
 
 
+def test_targets_and_finite_name_the_rows_given():
+    # rows 40 and 44 of a file, read as a (2, C) selection: messages name the file's rows
+    with pytest.raises(InputError, match=r"f.npy: expected multi-hot targets \(entries 0 or 1\), found 0.5 at row 44"):
+        check_targets([[1, 0], [0, 0.5]], "multi_hot", "f.npy", row_numbers=[40, 44])
+    with pytest.raises(InputError, match=r"f.npy: expected multi-hot .* row 40 has 0"):
+        check_targets([[0, 0], [0, 1]], "multi_hot", "f.npy", row_numbers=[40, 44])
+    with pytest.raises(InputError, match=r"f.npy: features hold NaN or Inf at row\(s\) \[44\]"):
+        check_finite([[0.0, 1.0], [np.nan, 0.0]], "f.npy", what="features", row_numbers=[40, 44])
+
+
 def test_lengths():
     assert check_lengths({"a.npy": 10, "b.npy": 10}) == 10
     assert check_lengths({"a.npy": 10, "b.npy": 9}, tolerance=1) == 9
@@ -103,9 +113,11 @@ def test_load_array_formats_and_errors(tmp_path):
     for name in ("a.npy", "b.npz", "c.pt"):
         assert load_array(str(tmp_path / name)).shape == (2, 3)
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    with pytest.raises(InputError, match="obj.npy: holds pickled Python objects, not a numeric array") as err:
-        load_array(str(tmp_path / "obj.npy"))
-    assert "allow_pickle" not in str(err.value)
+    for mmap_mode in (None, "r"):
+        with pytest.raises(InputError, match="obj.npy: holds pickled Python objects, not a numeric array") as err:
+            load_array(str(tmp_path / "obj.npy"), mmap_mode=mmap_mode)
+        assert "allow_pickle" not in str(err.value)
+    assert load_array(str(tmp_path / "a.npy"), mmap_mode="r")[1].tolist() == [1, 1, 1]
     (tmp_path / "empty.npy").write_bytes(b"")
     with pytest.raises(InputError, match="empty.npy: unreadable feature file, empty or truncated"):
         load_array(str(tmp_path / "empty.npy"))

@@ -136,11 +136,12 @@ def test_invalid_video_list_drops_videos(tmp_path, vocab_file):
 @pytest.mark.parametrize("video, message", [
     ({"duration": 0, "timestamps": [[1, 2]], "sentences": ["a"]}, "'duration' must be a positive number"),
     ({"duration": 5, "timestamps": [[1, 2]], "sentences": []}, "equal length"),
-    ({"duration": 5, "timestamps": [[3, 2]], "sentences": ["a"]}, r"timestamp 0 \[3, 2\] ends before it starts"),
-    ({"duration": 5, "timestamps": [[1]], "sentences": ["a"]}, "must be \\[start, end\\]"),
+    ({"duration": 5, "timestamps": [[3, 2]], "sentences": ["a"]}, "timestamp: end 2 is before start 3"),
+    ({"duration": 5, "timestamps": [[1]], "sentences": ["a"]}, r"expected \[start, end\] timestamps"),
     ({"duration": 5, "timestamps": [], "sentences": []}, "no events"),
     ({"duration": 5, "timestamps": [[1, 2]], "sentences": [3]}, "sentence 0 is not a string"),
-    ({"duration": 5, "timestamps": [[1, 2]], "sentences": ["a"], "action_labels": [1]}, "action_labels"),
+    ({"duration": 5, "timestamps": [[1, 2]], "sentences": ["a"], "action_labels": [1]},
+     "action label 1 outside the 1 classes"),
 ])
 def test_caption_json_errors_name_file_and_video(tmp_path, video, message):
     path = write(tmp_path / "captions.json", {"v_x": video})
@@ -156,13 +157,13 @@ def test_duplicate_and_malformed_json(tmp_path):
         load_captions(str(dup))
     broken = tmp_path / "broken.json"
     broken.write_text("{")
-    with pytest.raises(ValueError, match="broken.json: not valid json"):
+    with pytest.raises(ValueError, match="broken.json: not valid JSON"):
         load_captions(str(broken))
 
 
 @pytest.mark.parametrize("array, message", [
-    (np.zeros((4, 499), np.float32), r"expected a T x 500 feature array, found shape \(4, 499\)"),
-    (np.zeros(500, np.float32), "expected a T x 500 feature array"),
+    (np.zeros((4, 499), np.float32), r"expected size 500 along axis 1 of the feature array, found shape \(4, 499\)"),
+    (np.zeros(500, np.float32), r"expected a 2-d feature array of shape \(any, 500\)"),
     (np.full((4, 500), np.nan, np.float32), "NaN or Inf"),
 ])
 def test_bad_feature_files_name_the_file(tmp_path, vocab_file, array, message):

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+from common.segments import segment_iou
 from pdvc_mamba import metrics as M
 from pdvc_mamba.evaluate import main as evaluate_main
 
@@ -31,9 +32,9 @@ def test_joint_ranking_keeps_the_counted_best_in_time_order():
     assert [p["timestamp"] for p in M.rerank(raw, alpha=0.0)["v"]] == [[2, 3], [5, 9]]
 
 
-def test_ious():
-    for iou in (M.dense_iou, M.soda_iou):
-        assert iou([0, 4], [0, 5]) == 4 / (5 + 1e-8) and iou([0, 4], [6, 9]) == 0 and iou([3, 3], [3, 3]) == 0
+def test_ious_as_evaluate2018_and_soda():
+    iou = segment_iou([[0, 4], [0, 4], [3, 3]], [[0, 5], [6, 9], [3, 3]], M.IOU_EPS)
+    assert iou[0, 0] == 4 / (5 + 1e-8) and iou[1, 1] == 0 and iou[2, 2] == 0
 
 
 def test_soda_assignment_keeps_order():
@@ -120,11 +121,11 @@ def test_cli_names_a_missing_java(files, monkeypatch, tmp_path):
 
 
 def test_cli_input_errors(files, tmp_path):
-    with pytest.raises(SystemExit, match="nothing.json: file not found"):
+    with pytest.raises(SystemExit, match="results file not found: .*nothing.json"):
         evaluate_main(["--predictions", str(tmp_path / "nothing.json"), "--references", files["val_1"]])
     bad = tmp_path / "bad_ref.json"
     bad.write_text(json.dumps({"v_a": {"duration": 5, "timestamps": [[3, 1]], "sentences": ["x"]}}))
-    with pytest.raises(SystemExit, match="bad_ref.json: video 'v_a': timestamp 0"):
+    with pytest.raises(SystemExit, match="bad_ref.json: video 'v_a': timestamp: end 1 is before start 3"):
         evaluate_main(["--predictions", files["raw"], "--references", str(bad), "--no-rerank"])
 
 

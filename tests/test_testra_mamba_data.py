@@ -144,9 +144,10 @@ def break_set(root, case):
 
 
 @pytest.mark.parametrize("case, message", [
-    ("missing video", r"flow_kinetics_bninception/P01_01.npy: not found"),
-    ("length mismatch", r"noun_perframe/P01_01.npy: 79 ticks, but .*rgb_kinetics_bninception/P01_01.npy has 80"),
-    ("wrong width", r"rgb_kinetics_bninception/P01_01.npy: expected an L x 3 float array"),
+    ("missing video", r"flow_kinetics_bninception/P01_01.npy: feature file not found"),
+    ("length mismatch", r"feature streams disagree in length \(rgb_kinetics_bninception/P01_01.npy: 80, "
+                        r".*noun_perframe/P01_01.npy: 79 ticks\)"),
+    ("wrong width", r"rgb_kinetics_bninception/P01_01.npy: expected size 3 along axis 1 of the feature array"),
     ("action outside actions.csv", r"training.csv: line 1: action 3 is not in .*actions.csv"),
     ("verb and noun disagree", r"line 1: verb 0, noun 1 disagree with action 2"),
     ("duplicate id", r"line 2: segment id 'a' appears twice"),
@@ -167,7 +168,8 @@ def test_non_finite_features_are_an_error_when_read(tmp_path):
     feats = np.load(tmp_path / "rgb_kinetics_bninception" / "P01_01.npy")
     feats[30, 1] = np.nan
     np.save(tmp_path / "rgb_kinetics_bninception" / "P01_01.npy", feats)
-    with pytest.raises(ValueError, match=r"rgb_kinetics_bninception/P01_01.npy: non-finite values at tick\(s\) \[30\]"):
+    with pytest.raises(ValueError, match=r"rgb_kinetics_bninception/P01_01.npy: features hold NaN or Inf at "
+                                         r"row\(s\) \[30\]"):
         dataset(tmp_path, "validation", False)[0]
 
 

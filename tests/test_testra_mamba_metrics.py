@@ -106,7 +106,10 @@ def test_scores_are_aligned_by_id(tmp_path):
 
 @pytest.mark.parametrize("case, message", [
     ("missing", "have no scores"), ("unknown", "not validation segments"), ("duplicate", "more than once"),
-    ("nan", "non-finite"), ("width", r"action_scores must be numeric \(3, 3\)"), ("key", "missing array"),
+    ("nan", r"noun_scores \(ids x noun classes in .*actions.csv\) hold NaN or Inf"),
+    ("width", r"expected size 3 along axis 1 of the action_scores"),
+    ("key", r"expected an array under key 'action_scores', found keys \['ids', 'noun_scores', 'verb_scores'\]"),
+    ("pickled ids", "s.npz: holds pickled Python objects, not a numeric array"),
 ])
 def test_bad_score_files_are_errors(tmp_path, case, message):
     ann = write_annotations(tmp_path / "ann", VALIDATION)
@@ -124,6 +127,8 @@ def test_bad_score_files_are_errors(tmp_path, case, message):
     path = tmp_path / "s.npz"
     if case == "key":
         np.savez(path, ids=np.array(ids), verb_scores=verb, noun_scores=noun)
+    elif case == "pickled ids":
+        np.savez(path, ids=np.array(ids, dtype=object), verb_scores=verb, noun_scores=noun, action_scores=action)
     else:
         save_scores(path, ids, verb, noun, action)
     with pytest.raises(ValueError, match=message):

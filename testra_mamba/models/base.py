@@ -11,11 +11,13 @@ evaluated query), plus `stream_init(batch)`, `stream_step(x (B, C), state) -> st
 `stream_readout(state)`: one tick at a time, a state of constant size, readout = the anticipation rows' logits
 of the window ending at the last tick (dict of (B, Q, classes + 1)).
 """
+import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModel
 from torch import nn
 
+from common.checks import InputError
 from ..datasets import EK100Annotations
 from .losses import equalization_cross_entropy, multilabel_cross_entropy
 
@@ -41,6 +43,7 @@ class AnticipationModel(BaseModel):
         super().__init__(data_preprocessor=data_preprocessor)
         ann = EK100Annotations(annotations)
         classes = ann.classes
+        self.annotations, self.action_table = annotations, np.stack([classes.verb_of, classes.noun_of], 1)
         self.work_ticks, self.work_stride = work_memory["ticks"], work_memory["stride"]
         self.ant_ticks, self.ant_stride = anticipation["ticks"], anticipation["stride"]
         self.num_work_rows, self.num_queries = self.work_ticks // self.work_stride, self.ant_ticks // self.ant_stride
@@ -50,13 +53,34 @@ class AnticipationModel(BaseModel):
                              f"of {self.ant_stride} below {self.ant_ticks}")
         self.eval_row = self.num_work_rows + query
         self.d_model = d_model
-        self.eql_gamma = eql["gamma"]
-        self.register_buffer("rare_actions", torch.from_numpy(ann.action_frequencies() < eql["lambda_"]),
+        self.eql_gamma, self.eql_lambda = eql["gamma"], eql["lambda_"]
+        self.register_buffer("rare_actions", torch.from_numpy(ann.action_frequencies() < self.eql_lambda),
                              persistent=False)
         self.dropout_cls, self.dropout_cls_v, self.dropout_cls_n = (nn.Dropout(cls_dropout) for _ in range(3))
         self.classifier = nn.Linear(d_model, classes.num_actions + 1)
         self.classifier_verb = nn.Linear(d_model, classes.num_verbs + 1)
         self.classifier_noun = nn.Linear(d_model, classes.num_nouns + 1)
+
+    def check_annotations(self, dataset, name):
+        """An error naming both folders when the data set `name` (e.g. 'train_dataloader') reads another class
+        layout than the model's heads, or (training) another training.csv than its equalisation loss."""
+        def layout(table):
+            return f"{len(table)} actions, {table[:, 0].max() + 1} verbs, {table[:, 1].max() + 1} nouns"
+
+        ann = dataset.ann
+        theirs = np.stack([ann.classes.verb_of, ann.classes.noun_of], 1)
+        if layout(theirs) != layout(self.action_table):
+            what = f"{layout(self.action_table)} against {layout(theirs)}"
+        elif (theirs != self.action_table).any():
+            what = f"{int((theirs != self.action_table).any(1).sum())} actions are other (verb, noun) pairs"
+        elif dataset.training and not torch.equal(
+                self.rare_actions.cpu(), torch.from_numpy(ann.action_frequencies() < self.eql_lambda)):
+            what = "their training.csv give other rare actions for the equalisation loss"
+        else:
+            return
+        raise InputError(f"{self.annotations} (model.annotations) and {ann.root} ({name}.dataset.annotations) "
+                         f"differ: {what}; the model's classes and the data's targets must come from one "
+                         "annotation folder")
 
     def heads(self, hidden):
         """hidden (..., D) -> dict of action / verb / noun logits, background first."""

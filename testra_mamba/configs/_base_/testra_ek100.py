@@ -52,6 +52,7 @@ train_cfg = dict(type="EpochBasedTrainLoop", max_epochs=30, val_interval=5)
 val_cfg = dict(type="ValLoop")
 test_cfg = dict(type="TestLoop")
 default_hooks = dict(checkpoint=dict(interval=5))
-# Adds `stream_ms` (per-tick latency of the online model) to the validation metrics.
-custom_hooks = [dict(type="StreamLatencyHook")]
+# Adds `stream_ms` (per-tick latency of the online model) to the validation metrics; checks that the model's
+# and the data sets' annotation folders agree before each loop.
+custom_hooks = [dict(type="StreamLatencyHook"), dict(type="AnnotationsMatchHook")]
 randomness = dict(seed=0)
