@@ -71,7 +71,7 @@ class ViViM(BaseModule):
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dims))
         self.pos_embed = nn.Parameter(torch.zeros(1, num_patches + 1, embed_dims))
         self.temporal_embedding = nn.Parameter(torch.zeros(self.grid[0], 1, embed_dims))
-        rates = torch.linspace(0, drop_path_rate, depth).tolist()
+        rates = torch.linspace(0, drop_path_rate, depth, device="cpu").tolist()
         self.layers = nn.ModuleList(ViViMBlock(embed_dims, rate, norm_eps, mixer_cfg or {}) for rate in rates)
         self.norm_f = nn.RMSNorm(embed_dims, eps=norm_eps)
         self._init_like_suite()

@@ -109,7 +109,7 @@ class SpaceTimeTransformer(nn.Module):
         # TimeMamba has none: its scan knows the frame order
         self.temporal_embed = nn.Parameter(torch.zeros(1, num_frames, embed_dims)) if time_mamba is None else None
         self.ln_pre = nn.LayerNorm(embed_dims)
-        rates = torch.linspace(0, drop_path_rate, depth).tolist()
+        rates = torch.linspace(0, drop_path_rate, depth, device="cpu").tolist()
         self.blocks = nn.ModuleList(SpaceTimeBlock(embed_dims, num_heads, mlp_ratio, attention_style, time_mamba, rate)
                                     for rate in rates)
         self.norm = nn.LayerNorm(embed_dims, eps=1e-6)
