@@ -419,3 +419,17 @@ def test_mixup_draws_like_timm_s_batch_mode():
     assert all(0 <= lam <= 1 for lam, _ in draws)
     assert BatchMixup(4, prob=0.0).draw() == (1.0, False)
     assert all(cut for _, cut in (BatchMixup(4, mixup_alpha=0.0).draw() for _ in range(20)))
+
+
+def test_towers_come_from_our_registry_whatever_the_default_scope():
+    """Once a videomamba_st run has been built in a process, mmaction2 is the default scope, and its registry has a
+    TimeMamba of its own (mmaction2's TimeSformer with the adapter): the dual encoder still builds ours."""
+    pytest.importorskip("mmaction")
+    import videomamba_st  # noqa: F401  (registers its TimeMamba into mmaction2's registry)
+    from mmengine.registry import DefaultScope
+    from egocentric_mamba.models import TimeMamba
+    with DefaultScope.overwrite_default_scope("mmaction"):
+        with pytest.raises(TypeError, match="unexpected keyword argument"):  # a plain build reaches mmaction2's
+            MODELS.build(TOWERS["timemamba"])
+        model = MODELS.build(dict(type="VideoTextDualEncoder", visual=TOWERS["timemamba"], textual=TEXT))
+    assert type(model.visual) is TimeMamba

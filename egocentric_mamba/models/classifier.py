@@ -48,8 +48,9 @@ class VideoClassifier(BaseModel):
         if mode == "tensor":
             return self.logits(inputs)
         if mode == "loss":
-            labels = torch.as_tensor(check_labels([torch.as_tensor(s["label"]).item() for s in data_samples], self.num_classes,
-                                                  "VideoClassifier", "data sample labels"), device=inputs.device)
+            labels = [torch.as_tensor(s["label"]).item() for s in data_samples]
+            labels = torch.as_tensor(check_labels(labels, self.num_classes, "VideoClassifier", "data sample labels"),
+                                     device=inputs.device)
             if self.mixup is not None:
                 inputs, target = self.mixup(inputs, labels)
             else:

@@ -74,7 +74,8 @@ class VideoTextDualEncoder(BaseModel):
             return video, text
         if mode == "loss":
             if tokens.dim() != 2:
-                raise ValueError(f"training pairs one caption (77,) with each clip, got tokens {tuple(tokens.shape[1:])}")
+                raise ValueError(f"training pairs one caption (77,) with each clip, got tokens "
+                                 f"{tuple(tokens.shape[1:])}")
             return self.loss_fn(video, text, self.logit_scale.exp())
         video, text = video.detach().cpu(), text.detach().cpu()
         return [dict(sample_extras(sample), video_emb=video[i], text_emb=text[i])

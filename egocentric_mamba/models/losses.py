@@ -52,7 +52,8 @@ class MaxMarginRankingLoss(nn.Module):
     def forward(self, video, text, logit_scale=None):
         video, text = all_gather_with_grad(video), all_gather_with_grad(text)
         if len(video) < 2:
-            raise ValueError(f"the max-margin ranking loss needs at least 2 pairs in the global batch, got {len(video)}")
+            raise ValueError(f"the max-margin ranking loss needs at least 2 pairs in the global batch, got "
+                             f"{len(video)}")
         x = text @ video.T
         positive = x.diagonal()[:, None]
         off_diagonal = ~torch.eye(len(x), dtype=torch.bool, device=x.device)
