@@ -433,3 +433,19 @@ def test_towers_come_from_our_registry_whatever_the_default_scope():
             MODELS.build(TOWERS["timemamba"])
         model = MODELS.build(dict(type="VideoTextDualEncoder", visual=TOWERS["timemamba"], textual=TEXT))
     assert type(model.visual) is TimeMamba
+
+
+def test_vivim_tower_starts_from_vim_imagenet_weights_with_a_fresh_projection(tmp_path):
+    """The suite's ViViM dual encoders start from Vim's ImageNet classifier (loaded non-strictly upstream): every
+    weight but the temporal embedding and the image projection must come from the file."""
+    from common.backbones.vivim import load_vim_checkpoint
+    image = perturbed(build(dict(TOWERS["vivim"], num_frames=1, output_dim=None)))
+    vim = {k: v for k, v in image.state_dict().items() if k != "temporal_embedding"}
+    vim["patch_embed.proj.weight"] = vim["patch_embed.proj.weight"][:, :, 0]
+    vim["head.weight"], vim["head.bias"] = torch.randn(1000, 32), torch.randn(1000)
+    torch.save({"model": vim}, tmp_path / "vim_t_midclstok.pth")
+    tower = build(TOWERS["vivim"])
+    projection = tower.image_projection.detach().clone()
+    load_vim_checkpoint(tower, str(tmp_path / "vim_t_midclstok.pth"))
+    torch.testing.assert_close(tower.image_projection, projection, rtol=0, atol=0)
+    torch.testing.assert_close(tower.layers[1].mixer.x_proj_b.weight, vim["layers.1.mixer.x_proj_b.weight"])
