@@ -14,7 +14,6 @@ built for. From scratch, LayerNorm weights start at 1 (upstream's init_parameter
 'weight', LayerNorm gains included, from N(0, 0.02); it only ever trains from DeiT weights, which overwrite them).
 """
 import torch
-from einops import rearrange
 from torch import nn
 
 from common.blocks import DropPath
@@ -65,8 +64,9 @@ class VisionTransformer(nn.Module):
         if tuple(x.shape[1:]) != (3, self.num_frames, self.img_size, self.img_size):
             raise ValueError(f"expected clips (B, 3, {self.num_frames}, {self.img_size}, {self.img_size}), "
                              f"got {tuple(x.shape)}")
-        p = self.patch_size
-        x = self.conv1(rearrange(x, "b c t (h ph) (w pw) -> b (t h w) (c ph pw)", ph=p, pw=p))
+        batch, p, side = len(x), self.patch_size, self.img_size // self.patch_size
+        patches = x.view(batch, 3, self.num_frames, side, p, side, p).permute(0, 2, 3, 5, 1, 4, 6)  # b t h w c ph pw
+        x = self.conv1(patches.reshape(batch, -1, 3 * p * p))
         position = self.positional_embedding[1:].repeat(self.num_frames, 1)
         if self.temporal_embedding is not None:
             position = position + self.temporal_embedding.repeat_interleave(self.patches_per_frame, 0)
