@@ -92,3 +92,12 @@ def test_options_saved_as_an_argparse_namespace_need_no_trust(tmp_path):
     torch.save({"model": upstream, "opt": argparse.Namespace(lr=1e-4, epochs=120)}, src)
     convert_main([CASES["asformer_toy"], str(src), str(dst)])
     assert torch.equal(torch.load(dst)["state_dict"]["encoder.conv_out.bias"], upstream["encoder.conv_out.bias"])
+
+
+def test_a_refusal_of_the_task_s_converter_names_the_file(tmp_path):
+    src = tmp_path / "not_univtg.pth"
+    torch.save({"model": [1, 2, 3]}, src)  # UniVTG's converter refuses a 'model' that is no state_dict
+    with pytest.raises(SystemExit) as exc:
+        convert_main(["univtg_mamba/configs/toy/univtg.py", str(src), str(tmp_path / "out.pth")])
+    assert str(exc.value).startswith(f"error: {src}: expected a state_dict")
+    assert not (tmp_path / "out.pth").exists()

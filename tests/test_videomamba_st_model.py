@@ -10,7 +10,7 @@ import torch
 import videomamba_st  # noqa: F401  (mmaction2, registration)
 from common.engine import MODELS, load_config
 from videomamba_st.convert import convert_checkpoint
-from videomamba_st.models.vivim import ViViM, load_vim_checkpoint, read_checkpoint, resize_pos_embed
+from common.backbones.vivim import ViViM, load_vim_checkpoint, read_checkpoint, resize_pos_embed
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "videomamba_st_suite_keys.json")
 CONFIGS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "videomamba_st", "configs")

@@ -35,7 +35,10 @@ def convert(config: str, src: str, dst: str, entry: str | None = None, trust_pic
         if entry not in checkpoint:
             raise CheckpointError(f"{src} has no entry {entry!r}; it has {sorted(map(str, checkpoint))}")
         checkpoint = {"state_dict": checkpoint[entry]}
-    state = (task.convert_checkpoint or (lambda c, _: model_state_dict(c)))(checkpoint, cfg)
+    try:
+        state = (task.convert_checkpoint or (lambda c, _: model_state_dict(c)))(checkpoint, cfg)
+    except ValueError as err:  # the task's converter knows the contents, not the file: name it
+        raise CheckpointError(f"{src}: {err}") from None
     model = MODELS.build(cfg.model)
     problems = state_dict_mismatches(state, model)
     if problems:

@@ -21,7 +21,7 @@ import re
 import torch
 
 from common.engine import MODELS
-from .models.vivim import inflate_vim_state_dict
+from common.backbones.vivim import inflate_vim_state_dict
 
 
 def _unwrap(checkpoint) -> dict:

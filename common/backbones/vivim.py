@@ -1,18 +1,20 @@
-"""ViViM: Vision Mamba over space-time patch tokens, as the suite builds it
-(video-mamba-suite action-recognition/models/vivim.py, `vivim_tiny` / `vivim_small`), as an mmaction2 backbone.
+"""ViViM: Vision Mamba over space-time patch tokens, as the suite builds it: its video classifier backbone
+(video-mamba-suite action-recognition/models/vivim.py, `vivim_tiny` / `vivim_small`) and, with `output_dim`, the
+visual tower of its video-text dual encoder (egocentric-understanding/avion/models/vimamba.py, `CLIP_ViViM_*`).
+Two tasks use it: videomamba_st registers it into mmaction2's registry, egocentric_mamba into mmengine's.
 
     clip (B, C, T, H, W) -> tubelet embedding -> per tubelet-frame: M patch tokens with a class token inserted at
     position M // 2, + the frame position embedding (M + 1 entries, shared by all frames) + that frame's temporal
     embedding (zero at init) -> T' (M + 1) tokens, frame after frame -> depth x [r = r + DropPath(ViM(RMSNorm(r)))]
-    -> RMSNorm -> mean of the T' class tokens (B, D)
+    -> RMSNorm -> mean of the T' class tokens (B, D) [-> @ image_projection (D, output_dim)]
 
 ViM is common's bimamba v2 with the directions averaged (`divide_out=True`, the suite's `if_devide_out=True`); the
 backward scan covers the whole space-time sequence. The suite's fused add-norm blocks (residual kept in fp32) are the
 plain pre-norm residual written above; block i's mixer output is dropped with rate linspace(0, drop_path_rate,
 depth)[i] (the suite shifts the same rates by one block and applies the last one after the final mixer).
 Parameter names are the suite's (patch_embed.proj, cls_token, pos_embed, temporal_embedding, layers.i.mixer.*,
-layers.i.norm.weight, norm_f.weight), with the patch projection held as a Conv3d (its Conv2d weight gains a time axis
-of size `tubelet_size`).
+layers.i.norm.weight, norm_f.weight, image_projection), with the patch projection held as a Conv3d (its Conv2d
+weight gains a time axis of size `tubelet_size`).
 
 `pretrained`: a Vision Mamba ImageNet checkpoint (hustvl/Vim, e.g. vim_t_midclstok_76p1acc.pth) inflated to video the
 suite's way: the image weights as they are, the temporal embedding left at zero, the classifier dropped. Two
@@ -24,7 +26,6 @@ import math
 
 import torch
 import torch.nn.functional as F
-from mmaction.registry import MODELS
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 from torch import nn
@@ -46,14 +47,16 @@ class ViViMBlock(nn.Module):
         return residual + self.drop_path(self.mixer(self.norm(residual)))
 
 
-@MODELS.register_module()
 class ViViM(BaseModule):
     """Args: num_frames / img_size / patch_size / tubelet_size define the token grid; embed_dims, depth and
     mixer_cfg (d_state, d_conv, expand, ...: common.build_mixer("vim") arguments) the model; Tiny = 192 / 24,
-    Small = 384 / 24. pretrained: path of a Vim ImageNet checkpoint, loaded (and inflated) by init_weights()."""
+    Small = 384 / 24. output_dim: the dual encoder's joint dimension (an `image_projection` D x output_dim after the
+    pooling, init D^-0.5 N(0, 1) as the suite's), None for a classifier backbone. pretrained: path of a Vim ImageNet
+    checkpoint, loaded (and inflated) by init_weights()."""
 
     def __init__(self, num_frames=16, img_size=224, patch_size=16, tubelet_size=1, in_channels=3, embed_dims=192,
-                 depth=24, mixer_cfg=None, drop_path_rate=0.1, norm_eps=1e-5, pretrained=None, init_cfg=None):
+                 depth=24, mixer_cfg=None, drop_path_rate=0.1, norm_eps=1e-5, output_dim=None, pretrained=None,
+                 init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if num_frames % tubelet_size or img_size % patch_size:
             raise ValueError(f"num_frames {num_frames} must divide by tubelet_size {tubelet_size} and img_size "
@@ -68,10 +71,12 @@ class ViViM(BaseModule):
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dims))
         self.pos_embed = nn.Parameter(torch.zeros(1, num_patches + 1, embed_dims))
         self.temporal_embedding = nn.Parameter(torch.zeros(self.grid[0], 1, embed_dims))
-        rates = torch.linspace(0, drop_path_rate, depth).tolist()
+        rates = torch.linspace(0, drop_path_rate, depth, device="cpu").tolist()
         self.layers = nn.ModuleList(ViViMBlock(embed_dims, rate, norm_eps, mixer_cfg or {}) for rate in rates)
         self.norm_f = nn.RMSNorm(embed_dims, eps=norm_eps)
         self._init_like_suite()
+        self.image_projection = (None if output_dim is None else
+                                 nn.Parameter(embed_dims ** -0.5 * torch.randn(embed_dims, output_dim)))
 
     @property
     def cls_positions(self):
@@ -102,7 +107,8 @@ class ViViM(BaseModule):
             load_vim_checkpoint(self, self.pretrained)
 
     def forward(self, x):
-        """x (B, C, T, H, W) -> (B, embed_dims): the mean of the frames' class tokens after the final norm."""
+        """x (B, C, T, H, W) -> the mean of the frames' class tokens after the final norm (B, embed_dims), projected
+        to (B, output_dim) when the model has an image_projection."""
         x = self.patch_embed.proj(x)                                      # (B, D, T', h, w)
         batch, dim, frames = x.shape[:3]
         if (frames, *x.shape[3:]) != self.grid:
@@ -114,8 +120,8 @@ class ViViM(BaseModule):
         x = (x + self.temporal_embedding).flatten(1, 2)                   # (B, T' (M + 1), D)
         for layer in self.layers:
             x = layer(x)
-        x = self.norm_f(x)
-        return x[:, self.cls_positions].mean(1)
+        x = self.norm_f(x)[:, self.cls_positions].mean(1)
+        return x if self.image_projection is None else x @ self.image_projection
 
 
 def read_checkpoint(path: str) -> dict:
@@ -162,18 +168,23 @@ def inflate_vim_state_dict(state: dict, model: ViViM) -> dict:
     return state
 
 
+LEFT_FRESH = ("temporal_embedding", "image_projection")  # what Vim's image classifier has no counterpart for
+
+
 def load_vim_checkpoint(model: ViViM, source) -> None:
     """Load a Vim ImageNet checkpoint (a path or what torch.load read) into a ViViM backbone, inflated to video.
-    Every weight but the temporal embedding must be there with a matching shape."""
+    Every weight but the temporal embedding (and the image projection of a dual encoder's tower) must be there with
+    a matching shape."""
     name = source if isinstance(source, str) else "Vim checkpoint"
     state = inflate_vim_state_dict(vim_state_dict(read_checkpoint(source) if isinstance(source, str) else source,
                                                   name), model)
     expected = model.state_dict()
-    problems = [f"missing: {k}" for k in expected if k not in state and k != "temporal_embedding"]
+    problems = [f"missing: {k}" for k in expected if k not in state and k not in LEFT_FRESH]
     problems += [f"unexpected: {k}" for k in state if k not in expected]
     problems += [f"shape of {k}: {tuple(v.shape)} in the checkpoint, {tuple(expected[k].shape)} in the model"
                  for k, v in state.items() if k in expected and v.shape != expected[k].shape]
     if problems:
         raise ValueError(f"{name} does not fit this ViViM:\n  " + "\n  ".join(problems))
     model.load_state_dict(state, strict=False)
-    MMLogger.get_current_instance().info(f"ViViM: loaded Vim weights from {name} (temporal embedding left at 0)")
+    fresh = ", ".join(k for k in LEFT_FRESH if k in expected)
+    MMLogger.get_current_instance().info(f"ViViM: loaded Vim weights from {name} (left fresh: {fresh})")
