@@ -75,11 +75,38 @@ def test_non_finite_loss_stops_training_and_keeps_the_last_finite_checkpoint(toy
         return out
     monkeypatch.setattr(engine_toy.model.ToyTagger, "forward", nan_at_third_step)
     with pytest.raises(FloatingPointError, match=r"loss = nan at epoch 3, iteration 3 of the epoch \(global "
-                                                 r"iteration 19\)"):
+                                                 r"iteration 19\) on a batch of 8 video\(s\): (train_\d{3}, ){7}"
+                                                 r"train_\d{3}; its inputs are finite"):
         runner_for(work, resume=True, **{"train_cfg.max_epochs": 4,
                                          "default_hooks.checkpoint.max_keep_ckpts": 1}).train()
     assert sorted(p.name for p in work.glob("*.pth")) == ["epoch_2.pth"]
     assert all(torch.isfinite(v).all() for v in torch.load(work / "epoch_2.pth")["state_dict"].values())
+
+
+def test_a_non_finite_loss_names_the_batch_its_term_and_whether_the_input_was_bad(toy_dir):
+    import numpy as np
+    data = dict(np.load("data/toy/engine_toy/train.npz"))
+    data["features"][5, 3, 0] = np.nan  # one bad frame in sample 5's feature file
+    np.savez("data/toy/engine_toy/train.npz", **data)
+    with pytest.raises(FloatingPointError) as exc:
+        runner_for(toy_dir / "run", **{"train_cfg.max_epochs": 1, "train_dataloader.sampler.shuffle": False}).train()
+    message = str(exc.value)
+    assert "loss = nan at epoch 1, iteration 1 of the epoch (global iteration 1) on a batch of 8 video(s): " \
+           "train_000, train_001, train_002, train_003, train_004, train_005, train_006, train_007; its inputs " \
+           "hold NaN or Inf: bad input data, not divergence" in message
+
+
+def test_batch_videos_reads_every_tasks_data_samples():
+    from mmengine.structures import BaseDataElement
+
+    from common.engine.hooks import batch_videos
+    assert batch_videos(dict(data_samples=dict(videos=["a", "b"], mask=None))) == ["a", "b"]          # ASMamba
+    assert batch_videos(dict(data_samples=[dict(video_id="a"), dict(video_id="b")])) == ["a", "b"]   # ActionMamba
+    assert batch_videos(dict(data_samples=[dict(qid=1, vid="a")])) == ["a"]                           # UniVTG
+    assert batch_videos(dict(data_samples=[BaseDataElement(metainfo=dict(filename="x.mp4"))])) == ["x.mp4"]
+    assert batch_videos(dict(data_samples=dict(video=torch.tensor([3, 4])))) == ["3", "4"]
+    assert batch_videos(dict(data_samples=dict(index=torch.tensor([3])))) is None
+    assert batch_videos(dict(data_samples=[BaseDataElement()])) is None and batch_videos(None) is None
 
 
 def test_non_finite_weights_are_never_saved(toy_dir, monkeypatch):
