@@ -210,3 +210,72 @@ def test_a_failed_save_leaves_no_partial_file(toy_dir, monkeypatch):
     with pytest.raises(OSError, match="No space left"):
         runner_for(toy_dir / "run", **{"train_cfg.max_epochs": 1}).train()
     assert not [p.name for p in (toy_dir / "run").iterdir() if p.suffix == ".pth" or ".partial" in p.name]
+
+
+def test_a_schedule_that_trains_nothing_is_an_error_at_start_up(toy_dir, monkeypatch):
+    for key, value in (("train_cfg.max_epochs", 0), ("train_cfg.max_epochs", -2), ("train_cfg.val_interval", 0)):
+        with pytest.raises(SystemExit, match=f"error: {key} of .*toy_narrow.py is {value}: it must be a positive "
+                                             "integer"):
+            tool("train.py", NARROW, "--work-dir", toy_dir / "run", "--test", "--cfg-options", f"{key}={value}",
+                 monkeypatch=monkeypatch)
+        assert not list((toy_dir / "run").glob("*.pth"))
+
+
+def test_testing_after_training_refuses_a_checkpoint_this_run_did_not_write(toy_dir, monkeypatch, capsys):
+    work = toy_dir / "run"
+    runner_for(work, **{"train_cfg.max_epochs": 1}).train()
+    tool("test.py", NARROW, work / "epoch_1.pth", "--work-dir", work, monkeypatch=monkeypatch)
+    assert (work / "test_metrics.json").exists() and (work / "last_checkpoint").exists()
+    # A second run in the same work dir that saves no checkpoint of its own.
+    with pytest.raises(SystemExit) as exc:
+        tool("train.py", NARROW, "--work-dir", work, "--test", "--cfg-options", "train_cfg.max_epochs=1",
+             "default_hooks.checkpoint.interval=5", "default_hooks.checkpoint.save_last=False",
+             monkeypatch=monkeypatch)
+    assert "cannot test the final model of" in str(exc.value) and "it saved no checkpoint" in str(exc.value)
+    # It took the work dir over: the earlier run's pointer and scores are gone, its checkpoint stays.
+    assert not (work / "last_checkpoint").exists() and not (work / "test_metrics.json").exists()
+    assert (work / "epoch_1.pth").exists()
+    run = json.loads((work / "run.json").read_text())
+    assert run["config"] == NARROW and len(run["run_id"]) == 32
+    assert "held an earlier run: removed its last_checkpoint, val_metrics.json, test_metrics.json, progress.json" \
+        in sorted(work.glob("*/*.log"))[-1].read_text()
+
+
+def test_resume_never_takes_an_earlier_runs_checkpoint_or_validation(toy_dir, monkeypatch):
+    from mmengine.runner import ValLoop
+    work = toy_dir / "run"
+    runner_for(work, **{"train_cfg.max_epochs": 2, "train_cfg.val_interval": 2}).train()  # an earlier run
+    assert json.loads((work / "val_metrics.json").read_text())["epoch"] == 2
+
+    def die_in_validation(loop):
+        raise KeyboardInterrupt("killed while validating")
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):  # a new run, killed at the same point
+        patch.setattr(ValLoop, "run", die_in_validation)
+        runner_for(work, WIDE, **{"train_cfg.max_epochs": 2, "train_cfg.val_interval": 2}).train()
+    assert not (work / "val_metrics.json").exists()  # the earlier run's scores are not this run's
+    runner_for(work, WIDE, resume=True, **{"train_cfg.max_epochs": 2, "train_cfg.val_interval": 2}).train()
+    assert json.loads((work / "val_metrics.json").read_text())["epoch"] == 2  # validated when resumed
+
+    # The new run's latest checkpoint unreadable: resume does not fall back to the earlier run's.
+    earlier = toy_dir / "earlier"
+    runner_for(earlier, **{"train_cfg.max_epochs": 3}).train()
+    runner_for(earlier, **{"train_cfg.max_epochs": 1}).train()  # a new run; epoch_2/3.pth are the earlier run's
+    latest = earlier / "epoch_1.pth"
+    latest.write_bytes(latest.read_bytes()[:1000])
+    with pytest.raises(CheckpointError) as exc:
+        runner_for(earlier, resume=True, **{"train_cfg.max_epochs": 3}).train()
+    assert f"checkpoint {latest} is unreadable" in str(exc.value)
+    assert f"checkpoint {earlier / 'epoch_3.pth'} belongs to an earlier run in this work dir" in str(exc.value)
+
+
+def test_a_damaged_val_metrics_file_on_resume_is_named_with_what_to_do(toy_dir):
+    work = toy_dir / "run"
+    runner_for(work, **{"train_cfg.max_epochs": 1}).train()
+    (work / "val_metrics.json").write_text('{"acc": 0.5, "ep')
+    with pytest.raises(ValueError, match=f"{work / 'val_metrics.json'} is damaged, not the JSON record this engine "
+                                         "writes .*; it records the last validated epoch: delete it, and the "
+                                         "resumed run validates epoch 1 again"):
+        runner_for(work, resume=True, **{"train_cfg.max_epochs": 2}).train()
+    (work / "val_metrics.json").unlink()
+    runner_for(work, resume=True, **{"train_cfg.max_epochs": 2}).train()
+    assert json.loads((work / "val_metrics.json").read_text())["epoch"] == 2

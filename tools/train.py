@@ -82,7 +82,7 @@ def main():
         print_where(runner)
         runner.train()
         if args.test:
-            metrics = test_final_checkpoint(cfg, runner.work_dir)
+            metrics = test_final_checkpoint(cfg, runner)
             print(f"test: {json.dumps(metrics)}\n  scores: {os.path.join(runner.work_dir, 'test_metrics.json')}")
     except (FileNotFoundError, ValueError, FloatingPointError) as e:
         raise SystemExit(f"error: {e}")

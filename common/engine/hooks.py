@@ -18,12 +18,21 @@ from .checkpoint import atomic_write_text, non_finite_tensors, restore_message_h
 VAL_METRICS_FILE, TEST_METRICS_FILE, PROGRESS_FILE = "val_metrics.json", "test_metrics.json", "progress.json"
 
 
-def read_json(path: str) -> dict:
-    """The JSON object in `path`, or {} when there is no such file."""
+def read_json(path: str, remedy: str = "") -> dict:
+    """The JSON object in `path`, or {} when there is no such file; a damaged file is a ValueError naming
+    it, followed by `remedy` (what to do about it)."""
     if not osp.isfile(path):
         return {}
-    with open(path) as f:
-        return json.load(f)
+    try:
+        with open(path) as f:
+            record = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is damaged, not the JSON record this engine writes ({err})"
+                         + (f"; {remedy}" if remedy else "")) from None
+    if not isinstance(record, dict):
+        raise ValueError(f"{path} holds a JSON {type(record).__name__}, not the record (an object) this engine "
+                         "writes" + (f"; {remedy}" if remedy else ""))
+    return record
 
 
 @HOOKS.register_module()
@@ -69,6 +78,8 @@ class AtomicCheckpointHook(CheckpointHook):
             self.out_dir, filename, self.file_client_args,
             save_optimizer=self.save_optimizer, save_param_scheduler=self.save_param_scheduler,
             meta=meta, by_epoch=self.by_epoch, backend_args=self.backend_args, **self.args)
+        # the iterations trained so far, as Runner.save_checkpoint records them (EngineRunner.final_checkpoint)
+        runner.final_checkpoint = (self.last_ckpt, runner.iter if self.by_epoch else runner.iter + 1)
         if not is_main_process():
             return
         atomic_write_text(osp.join(runner.work_dir, "last_checkpoint"), self.last_ckpt)
@@ -245,6 +256,9 @@ class ResultsDirHook(Hook):
 
     def before_test(self, runner) -> None:
         self._point(runner.test_loop.evaluator, runner)
+        stale = osp.join(runner.work_dir, TEST_METRICS_FILE)
+        if is_main_process() and osp.exists(stale):  # a test that fails leaves no earlier test's scores
+            os.remove(stale)
 
     def after_val_epoch(self, runner, metrics=None) -> None:
         self._write(runner, VAL_METRICS_FILE, dict(metrics or {}, epoch=runner.epoch))
