@@ -10,7 +10,7 @@ from mmengine.registry import (DATA_SAMPLERS, DATASETS, EVALUATOR, FUNCTIONS, HO
 
 from .checkpoint import CheckpointError, atomic_write_text, commit_file, model_state_dict, read_checkpoint, \
     restore_message_hub, rng_state, set_rng_state, state_dict_mismatches, to_plain
-from .config import check_override_key, config_differences, load_config, parse_overrides, scale_schedule
+from .config import check_override_key, check_work_dir, config_differences, load_config, parse_overrides, scale_schedule
 from .hooks import AtomicCheckpointHook, EpochTimeHook, FiniteLossHook, ProgressHook, ProgressLoggerHook, \
     ResultsDirHook, TrainStateHook, format_seconds
 from .runner import EngineRunner, ResumableEpochBasedTrainLoop, build_runner, default_work_dir, test_final_checkpoint
@@ -22,7 +22,7 @@ __all__ = [
     "TRANSFORMS", "VISBACKENDS", "VISUALIZERS",
     "CheckpointError", "atomic_write_text", "commit_file", "model_state_dict", "read_checkpoint",
     "restore_message_hub", "rng_state", "set_rng_state", "state_dict_mismatches", "to_plain",
-    "check_override_key", "config_differences", "load_config", "parse_overrides", "scale_schedule",
+    "check_override_key", "check_work_dir", "config_differences", "load_config", "parse_overrides", "scale_schedule",
     "AtomicCheckpointHook", "EpochTimeHook", "FiniteLossHook", "ProgressHook", "ProgressLoggerHook",
     "ResultsDirHook", "TrainStateHook", "format_seconds",
     "EngineRunner", "ResumableEpochBasedTrainLoop", "build_runner", "default_work_dir", "test_final_checkpoint",
