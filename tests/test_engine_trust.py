@@ -279,3 +279,29 @@ def test_a_damaged_val_metrics_file_on_resume_is_named_with_what_to_do(toy_dir):
     (work / "val_metrics.json").unlink()
     runner_for(work, resume=True, **{"train_cfg.max_epochs": 2}).train()
     assert json.loads((work / "val_metrics.json").read_text())["epoch"] == 2
+
+
+def test_a_checkpoint_holding_nan_weights_is_refused_wherever_it_loads(toy_dir, monkeypatch):
+    from tools.convert_checkpoint import convert
+    work = toy_dir / "run"
+    runner_for(work, **{"train_cfg.max_epochs": 2}).train()
+    bad = work / "epoch_2.pth"
+    checkpoint = torch.load(bad)
+    checkpoint["state_dict"]["conv.bias"][3] = float("nan")
+    checkpoint["state_dict"]["head.weight"][0, 0] = float("inf")
+    torch.save(checkpoint, bad)
+    refusal = f"checkpoint {bad} holds NaN or Inf weights (2 entries: conv.bias, head.weight)"
+    with pytest.raises(SystemExit, match=refusal.replace("(", r"\(").replace(")", r"\)")):
+        tool("test.py", NARROW, bad, "--work-dir", toy_dir / "test", monkeypatch=monkeypatch)
+    with pytest.raises(CheckpointError, match=r"holds NaN or Inf weights \(2 entries"):
+        runner_for(toy_dir / "tuned", load_from=str(bad), **{"train_cfg.max_epochs": 1}).train()
+    with pytest.raises(CheckpointError, match=r"holds NaN or Inf weights \(2 entries"):
+        runner_for(work, resume=True, load_from=str(bad), **{"train_cfg.max_epochs": 3}).train()
+    with pytest.raises(CheckpointError, match=r"holds NaN or Inf weights \(2 entries: conv.bias, head.weight\)"):
+        convert(NARROW, str(bad), str(toy_dir / "converted.pth"))
+    assert not (toy_dir / "converted.pth").exists()
+    # --resume without a path falls back past it to the newest finite checkpoint
+    runner = runner_for(work, resume=True, **{"train_cfg.max_epochs": 3})
+    runner.train()
+    log = sorted(work.glob("*/*.log"))[-1].read_text()
+    assert refusal in log and f"resuming from the newest intact checkpoint, {work / 'epoch_1.pth'}" in log

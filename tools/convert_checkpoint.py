@@ -17,8 +17,8 @@ import sys
 # Run as a script: the repository root, not tools/, must lead sys.path.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from common.engine import (MODELS, CheckpointError, commit_file, load_config, model_state_dict,  # noqa: E402
-                           read_checkpoint, state_dict_mismatches, task_of_config)
+from common.engine import (MODELS, CheckpointError, check_finite_weights, commit_file, load_config,  # noqa: E402
+                           model_state_dict, read_checkpoint, state_dict_mismatches, task_of_config)
 from common.engine.checkpoint import temporary_name  # noqa: E402
 import torch  # noqa: E402
 
@@ -36,6 +36,7 @@ def convert(config: str, src: str, dst: str, entry: str | None = None, trust_pic
             raise CheckpointError(f"{src} has no entry {entry!r}; it has {sorted(map(str, checkpoint))}")
         checkpoint = {"state_dict": checkpoint[entry]}
     state = (task.convert_checkpoint or (lambda c, _: model_state_dict(c)))(checkpoint, cfg)
+    check_finite_weights(state, src)
     model = MODELS.build(cfg.model)
     problems = state_dict_mismatches(state, model)
     if problems:

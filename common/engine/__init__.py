@@ -8,8 +8,8 @@ from mmengine.registry import (DATA_SAMPLERS, DATASETS, EVALUATOR, FUNCTIONS, HO
                                MODEL_WRAPPERS, MODELS, OPTIM_WRAPPERS, OPTIMIZERS,
                                PARAM_SCHEDULERS, RUNNERS, TRANSFORMS, VISBACKENDS, VISUALIZERS)
 
-from .checkpoint import CheckpointError, atomic_write_text, commit_file, model_state_dict, read_checkpoint, \
-    restore_message_hub, rng_state, set_rng_state, state_dict_mismatches, to_plain
+from .checkpoint import CheckpointError, atomic_write_text, check_finite_weights, commit_file, model_state_dict, \
+    read_checkpoint, restore_message_hub, rng_state, set_rng_state, state_dict_mismatches, to_plain
 from .config import check_override_key, check_work_dir, config_differences, load_config, parse_overrides, scale_schedule
 from .hooks import AtomicCheckpointHook, EpochTimeHook, FiniteLossHook, ProgressHook, ProgressLoggerHook, \
     ResultsDirHook, TrainStateHook, format_seconds
@@ -20,7 +20,7 @@ __all__ = [
     "DATA_SAMPLERS", "DATASETS", "EVALUATOR", "FUNCTIONS", "HOOKS", "LOOPS", "METRICS",
     "MODEL_WRAPPERS", "MODELS", "OPTIM_WRAPPERS", "OPTIMIZERS", "PARAM_SCHEDULERS", "RUNNERS",
     "TRANSFORMS", "VISBACKENDS", "VISUALIZERS",
-    "CheckpointError", "atomic_write_text", "commit_file", "model_state_dict", "read_checkpoint",
+    "CheckpointError", "atomic_write_text", "check_finite_weights", "commit_file", "model_state_dict", "read_checkpoint",
     "restore_message_hub", "rng_state", "set_rng_state", "state_dict_mismatches", "to_plain",
     "check_override_key", "check_work_dir", "config_differences", "load_config", "parse_overrides", "scale_schedule",
     "AtomicCheckpointHook", "EpochTimeHook", "FiniteLossHook", "ProgressHook", "ProgressLoggerHook",

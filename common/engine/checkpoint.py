@@ -181,3 +181,15 @@ def non_finite_tensors(state_dict: dict) -> list[str]:
     """Names of floating-point entries holding NaN or Inf."""
     return [k for k, v in state_dict.items()
             if torch.is_tensor(v) and v.is_floating_point() and not torch.isfinite(v).all()]
+
+
+def check_finite_weights(checkpoint: dict, path: str) -> None:
+    """A CheckpointError naming `path` and the first entries holding NaN or Inf, among the model's weights
+    (`model_state_dict`) and an EMA copy (`ema_state_dict`): such weights score as a model, silently."""
+    bad = non_finite_tensors(model_state_dict(checkpoint))
+    if isinstance(checkpoint.get("ema_state_dict"), dict):
+        bad += [f"ema_state_dict.{k}" for k in non_finite_tensors(checkpoint["ema_state_dict"])]
+    if bad:
+        raise CheckpointError(
+            f"checkpoint {path} holds NaN or Inf weights ({len(bad)} entries: {', '.join(bad[:5])}"
+            f"{', ...' if len(bad) > 5 else ''}); a run that diverged? Use an earlier checkpoint of it")

@@ -16,8 +16,8 @@ from mmengine.model import is_model_wrapper
 from mmengine.registry import LOOPS, RUNNERS
 from mmengine.runner import BaseLoop, EpochBasedTrainLoop, Runner
 
-from .checkpoint import (CheckpointError, atomic_write_text, commit_file, model_state_dict, read_checkpoint,
-                         state_dict_mismatches, temporary_name)
+from .checkpoint import (CheckpointError, atomic_write_text, check_finite_weights, commit_file, model_state_dict,
+                         read_checkpoint, state_dict_mismatches, temporary_name)
 from .config import config_differences
 from .hooks import PROGRESS_FILE, TEST_METRICS_FILE, VAL_METRICS_FILE, read_json
 
@@ -170,8 +170,11 @@ class EngineRunner(Runner):
         return checkpoint
 
     def _read(self, filename, map_location="cpu"):
+        """The checkpoint `filename`, read and checked (finite weights) once for the checks and the load."""
         if self._read_cache is None or self._read_cache[0] != filename:
-            self._read_cache = (filename, read_checkpoint(filename, map_location))
+            checkpoint = read_checkpoint(filename, map_location)
+            check_finite_weights(checkpoint, filename)
+            self._read_cache = (filename, checkpoint)
         return self._read_cache[1]
 
     def _check_same_model(self, checkpoint, filename):
