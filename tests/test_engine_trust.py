@@ -200,6 +200,46 @@ def argparse_namespace():
     return argparse.Namespace(lr=0.1)
 
 
+class _Options:
+    """An upstream release's own options object."""
+
+
+class _CallsOsSystem:
+    def __reduce__(self):
+        return os.system, ("true",)  # unpickled only by an unsafe loader; weights_only refuses the module
+
+
+def test_an_intact_checkpoint_with_a_refused_object_is_named_as_such_not_as_corrupt(toy_dir, monkeypatch):
+    from common.engine.checkpoint import refused_global
+    foreign = toy_dir / "foreign.pth"
+    torch.save({"state_dict": {}, "args": argparse_namespace()}, foreign)
+    with pytest.raises(CheckpointError, match=f"checkpoint {foreign} holds a Python object the safe loader refuses: "
+                                              "argparse.Namespace; .*convert it first with `python tools/"):
+        from common.engine import read_checkpoint
+        read_checkpoint(str(foreign))
+    blocked = toy_dir / "blocked.pth"
+    torch.save({"state_dict": {}, "x": _CallsOsSystem()}, blocked)  # torch 2.13: "... whose module posix is blocked"
+    with pytest.raises(SystemExit) as exc:
+        tool("test.py", NARROW, blocked, monkeypatch=monkeypatch)
+    assert f"checkpoint {blocked} holds a call into {os.system.__module__}.system" in str(exc.value)
+    assert "do not unpickle this file" in str(exc.value) and "corrupt" not in str(exc.value)
+    # every wording of the refusal torch has used names what it refused; other unpickler errors do not
+    assert refused_global("WeightsUnpickler error: Unsupported global: GLOBAL numpy.dtype was not an allowed "
+                          "global by default. Please use ...") == "numpy.dtype"
+    assert refused_global("Trying to load unsupported GLOBAL posix.system whose module posix is blocked.") \
+        == "posix.system"
+    assert refused_global("Can only build Tensor, Parameter, OrderedDict or types allowlisted via `add_safe_globals`"
+                          ", but got <class 'a.B'>") == "<class 'a.B'>"
+    assert refused_global("Trying to call reduce for unrecognized function <built-in function eval>") \
+        == "<built-in function eval>"
+    assert refused_global("WeightsUnpickler error: Unsupported operand 110") is None
+    from tools.convert_checkpoint import convert  # reads a Namespace of options, not what it holds
+    torch.save({"state_dict": {}, "args": argparse_namespace(), "opt": _Options()}, toy_dir / "release.pth")
+    with pytest.raises(CheckpointError, match=r"refuses: \S*_Options; .*if you trust the file, convert it with "
+                                              "--trust-pickle"):
+        convert(NARROW, str(toy_dir / "release.pth"), str(toy_dir / "out.pth"))
+
+
 def test_a_failed_save_leaves_no_partial_file(toy_dir, monkeypatch):
     put = LocalBackend.put
 

@@ -30,7 +30,7 @@ def convert(config: str, src: str, dst: str, entry: str | None = None, trust_pic
         checkpoint = torch.load(src, map_location="cpu", weights_only=False)
     else:
         with torch.serialization.safe_globals([argparse.Namespace]):  # UniVTG, Vim, ViViM keep their args
-            checkpoint = read_checkpoint(src)
+            checkpoint = read_checkpoint(src, remedy="if you trust the file, convert it with --trust-pickle")
     if entry is not None:
         if entry not in checkpoint:
             raise CheckpointError(f"{src} has no entry {entry!r}; it has {sorted(map(str, checkpoint))}")
