@@ -191,3 +191,25 @@ def test_extract_features_never_mixes_settings(three_videos, tmp_path, capsys):
     torch.save(nan, checkpoint)
     with pytest.raises(SystemExit, match="holds NaN or Inf weights"):
         extract_main([config, checkpoint, videos, str(tmp_path / "other")])
+
+
+def test_a_toy_set_killed_while_written_is_never_taken_as_whole(workdir, monkeypatch):
+    import engine_toy.data
+    savez, calls = np.savez, []
+
+    def killed_at_the_second_file(*args, **kwargs):
+        calls.append(args[0])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return savez(*args, **kwargs)
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(engine_toy.data.np, "savez", killed_at_the_second_file)
+        tool("compare.py", "engine_toy", "--toy", "--epochs", "1", "--out", "cmp", monkeypatch=monkeypatch)
+    assert not (workdir / "data/toy/engine_toy").exists() and os.listdir(workdir / "data/toy") == []
+    tool("make_toy_data.py", "engine_toy", "data/toy/engine_toy", monkeypatch=monkeypatch)
+    assert sorted(os.listdir(workdir / "data/toy/engine_toy")) == ["train.npz", "val.npz"]
+    with pytest.raises(SystemExit, match="data/toy/engine_toy exists and is not empty"):
+        tool("make_toy_data.py", "engine_toy", "data/toy/engine_toy", monkeypatch=monkeypatch)
+    (workdir / "cmp" / "report.md").write_text("an earlier comparison")
+    with pytest.raises(SystemExit):
+        tool("compare.py", "engine_toy", "--toy", "--out", "cmp", monkeypatch=monkeypatch)

@@ -14,7 +14,7 @@ from .config import check_override_key, check_work_dir, config_differences, load
 from .hooks import AtomicCheckpointHook, EpochTimeHook, FiniteLossHook, ProgressHook, ProgressLoggerHook, \
     ResultsDirHook, TrainStateHook, format_seconds
 from .runner import EngineRunner, ResumableEpochBasedTrainLoop, build_runner, default_work_dir, test_final_checkpoint
-from .task import LANDED_TASKS, TaskSpec, get_task, task_of_config
+from .task import LANDED_TASKS, TaskSpec, get_task, task_of_config, write_toy_data
 
 __all__ = [
     "DATA_SAMPLERS", "DATASETS", "EVALUATOR", "FUNCTIONS", "HOOKS", "LOOPS", "METRICS",
@@ -26,5 +26,5 @@ __all__ = [
     "AtomicCheckpointHook", "EpochTimeHook", "FiniteLossHook", "ProgressHook", "ProgressLoggerHook",
     "ResultsDirHook", "TrainStateHook", "format_seconds",
     "EngineRunner", "ResumableEpochBasedTrainLoop", "build_runner", "default_work_dir", "test_final_checkpoint",
-    "LANDED_TASKS", "TaskSpec", "get_task", "task_of_config",
+    "LANDED_TASKS", "TaskSpec", "get_task", "task_of_config", "write_toy_data",
 ]
