@@ -213,3 +213,17 @@ def test_a_toy_set_killed_while_written_is_never_taken_as_whole(workdir, monkeyp
     (workdir / "cmp" / "report.md").write_text("an earlier comparison")
     with pytest.raises(SystemExit):
         tool("compare.py", "engine_toy", "--toy", "--out", "cmp", monkeypatch=monkeypatch)
+
+
+def test_a_run_killed_while_logging_still_reports_and_nproc_must_be_a_number(tmp_path):
+    from tools.compare import read_scalars
+    log = tmp_path / "20260101_000000" / "vis_data"
+    log.mkdir(parents=True)
+    (log / "scalars.json").write_text('{"loss": 1.0, "epoch": 1}\n{"acc": 0.5, "step": 1}\n{"loss": 0.')
+    assert read_scalars(str(tmp_path)) == [{"loss": 1.0, "epoch": 1}, {"acc": 0.5, "step": 1}]
+    (log / "scalars.json").write_text('{"loss": 1.0, "epoch": 1}\n{"acc": 0.\n{"loss": 0.5, "epoch": 2}\n')
+    with pytest.raises(ValueError, match="scalars.json: line 2 is not a JSON record"):
+        read_scalars(str(tmp_path))
+    proc = subprocess.run(["bash", REPO / "tools/dist_train.sh", CONFIGS / "toy_ddp.py", "train_cfg.max_epochs=1"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "NPROC 'train_cfg.max_epochs=1' is not a positive number" in proc.stderr

@@ -35,12 +35,21 @@ from common.report import metrics_table, read_curves, write_report  # noqa: E402
 
 
 def read_scalars(work_dir: str) -> list[dict]:
-    """The JSON scalar lines (LocalVisBackend) of the latest run in `work_dir`."""
+    """The JSON scalar lines (LocalVisBackend) of the latest run in `work_dir`; a torn last line (a run
+    killed while it logged) is left out, any other line that is not JSON is an error naming the file."""
     runs = sorted(glob.glob(osp.join(work_dir, "*", "vis_data", "scalars.json")))
     if not runs:
         return []
     with open(runs[-1]) as f:
-        return [json.loads(line) for line in f if line.strip()]
+        lines = [line for line in f if line.strip()]
+    scalars = []
+    for number, line in enumerate(lines, 1):
+        try:
+            scalars.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number < len(lines):
+                raise ValueError(f"{runs[-1]}: line {number} is not a JSON record of LocalVisBackend") from None
+    return scalars
 
 
 def model_cost(cfg, task) -> tuple[int, int | None]:
@@ -173,7 +182,10 @@ def main(argv=None):
     command = "python tools/compare.py " + " ".join(sys.argv[1:] if argv is None else argv)
     print(f"$ {command}\n{len(task.compare_configs)} configs x {args.seeds} seed(s) -> {out_dir}", flush=True)
 
-    records = compare(task, out_dir, args.seeds, args.epochs)
+    try:
+        records = compare(task, out_dir, args.seeds, args.epochs)
+    except (FileExistsError, ValueError) as e:
+        raise SystemExit(f"error: {e}")
     baseline_cfg = load_config(osp.join(REPO, task.compare_configs[0]))
     note = (f"Each config trained for {args.epochs} epochs (its schedule scaled to that length)."
             if args.epochs else "Each config trained with its own toy schedule.")
