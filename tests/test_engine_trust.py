@@ -307,6 +307,18 @@ def test_resume_never_takes_an_earlier_runs_checkpoint_or_validation(toy_dir, mo
     assert f"checkpoint {latest} is unreadable" in str(exc.value)
     assert f"checkpoint {earlier / 'epoch_3.pth'} belongs to an earlier run in this work dir" in str(exc.value)
 
+    # A new run killed before its first checkpoint: resuming it starts it again, not from the earlier run.
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+    again = toy_dir / "again"
+    runner_for(again, **{"train_cfg.max_epochs": 2}).train()
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(engine_toy.model.ToyTagger, "forward", killed)
+        runner_for(again, **{"train_cfg.max_epochs": 1}).train()
+    runner = runner_for(again, resume=True, **{"train_cfg.max_epochs": 1})
+    runner.train()
+    assert runner.epoch == 1 and runner.final_checkpoint == (str(again / "epoch_1.pth"), 8)
+
 
 def test_a_damaged_val_metrics_file_on_resume_is_named_with_what_to_do(toy_dir):
     work = toy_dir / "run"

@@ -203,24 +203,27 @@ class EngineRunner(Runner):
             with open(pointer) as f:
                 named = f.read().strip()
             candidates = [named] + [c for c in candidates if osp.abspath(c) != osp.abspath(named)]
-        failures = []
+        unreadable, foreign = [], []
         for path in candidates:
             try:
                 checkpoint = self._read(path)
             except CheckpointError as err:
-                failures.append(str(err))
+                unreadable.append(str(err))
                 continue
             written_by = checkpoint.get("message_hub", {}).get("runtime_info", {}).get("run_id")
             if run_id is not None and written_by != run_id:
-                failures.append(f"checkpoint {path} belongs to an earlier run in this work dir, not to the run "
-                                f"{osp.join(self.work_dir, RUN_FILE)} names")
+                foreign.append(f"checkpoint {path} belongs to an earlier run in this work dir, not to the run "
+                               f"{osp.join(self.work_dir, RUN_FILE)} names")
                 continue
-            if failures:
-                self.logger.warning("skipped while resuming:\n  " + "\n  ".join(failures)
+            if unreadable or foreign:
+                self.logger.warning("skipped while resuming:\n  " + "\n  ".join(unreadable + foreign)
                                     + f"\nresuming from the newest intact checkpoint, {path}")
             return path
-        if failures:
-            raise CheckpointError(f"--resume: no intact checkpoint in {self.work_dir}:\n  " + "\n  ".join(failures))
+        if unreadable:
+            raise CheckpointError(f"--resume: no intact checkpoint in {self.work_dir}:\n  "
+                                  + "\n  ".join(unreadable + foreign))
+        if foreign:  # the run saved none yet: it starts again, never from another run's weights
+            self.logger.warning("skipped while resuming:\n  " + "\n  ".join(foreign))
         return None
 
 
