@@ -14,21 +14,17 @@ if [ $# -lt 1 ] || [ "$1" = -h ] || [ "$1" = --help ]; then
     sed -n '2,10p' "$0" >&2
     exit 2
 fi
-config=$1
-shift
-work_dir=work_dirs/asmamba/$(basename "${config%.py}")
-if [ $# -gt 0 ] && [[ $1 != *=* ]]; then
-    work_dir=$1
-    shift
-fi
+source "$here/../tools/task_args.sh"
+parse_task_args "work_dirs/asmamba/$(basename "${1%.py}")" "$@"
 splits=${SPLITS:-1}
 if [ "$splits" = all ]; then
-    splits=$("${PYTHON:-python}" -m asmamba.evaluate --list-splits "$config" "$@")
+    splits=$("${PYTHON:-python}" -m asmamba.evaluate --list-splits "$config" "${overrides[@]}")
 fi
 
 metrics=()
+rm -f "$work_dir/mean_metrics.json"  # an earlier run's mean is never taken for this run's
 for k in $splits; do
-    "$here/../tools/train_task.sh" "$config" "$work_dir/split_$k" "$@" \
+    "$here/../tools/train_task.sh" "$config" "$work_dir/split_$k" "${overrides[@]}" \
         train_dataloader.dataset.split="$k" val_dataloader.dataset.split="$k" test_dataloader.dataset.split="$k"
     echo "split $k: $(cat "$work_dir/split_$k/test_metrics.json")"
     metrics+=("$work_dir/split_$k/test_metrics.json")

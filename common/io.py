@@ -83,13 +83,15 @@ def load_array(path: str, key: Optional[str] = None, mmap_mode: Optional[str] = 
 def built_aside(path: str, replace: bool = False):
     """Build a directory at `path` without ever leaving it half-written: yields a sibling
     `.NAME.partial-PID` to write into, renamed to `path` when the block finishes; on any error or
-    interrupt the partial directory is removed and `path` is untouched. `replace=True` swaps out an
-    existing `path` (else an existing, non-empty `path` is an error)."""
+    interrupt the partial directory is removed and `path` is untouched (a writer killed outright leaves
+    its partial directory, which the next build of `path` removes). `replace=True` swaps out an existing
+    `path` (else an existing, non-empty `path` is an error)."""
     path = os.path.normpath(path)
     parent, name = os.path.split(os.path.abspath(path))
     if os.path.isdir(path) and os.listdir(path) and not replace:
         raise FileExistsError(f"{path} exists and is not empty")
     os.makedirs(parent, exist_ok=True)
+    _remove_dead_partials(parent, f".{name}.partial-")
     partial = os.path.join(parent, f".{name}.partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     os.makedirs(partial)
@@ -104,3 +106,33 @@ def built_aside(path: str, replace: bool = False):
             os.rename(partial, path)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def written_aside(path: str):
+    """Write one file at `path` without ever leaving it half-written: yields a sibling `.STEM.partial-PID.EXT`
+    (the same extension, for writers that infer the format from it, e.g. matplotlib), renamed to `path`
+    when the block finishes; on any error or interrupt it is removed and `path` is left as it was."""
+    parent, name = os.path.split(os.path.abspath(path))
+    stem, ext = os.path.splitext(name)
+    partial = os.path.join(parent, f".{stem}.partial-{os.getpid()}{ext}")
+    try:
+        yield partial
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+
+
+def _remove_dead_partials(parent: str, prefix: str) -> None:
+    """Remove the `PREFIX<pid>` directories in `parent` whose writing process no longer runs."""
+    for entry in os.listdir(parent):
+        pid = entry[len(prefix):]
+        if not (entry.startswith(prefix) and pid.isdigit()):
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
+        except PermissionError:  # alive, another user's
+            pass

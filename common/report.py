@@ -17,6 +17,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from .io import written_aside  # noqa: E402
+
 
 def read_curves(scalars: list[dict], metric_keys) -> dict:
     """Per-epoch training loss (mean of the logged values of that epoch) and validation metrics from a
@@ -152,14 +154,17 @@ def plot_curves(records, metric_keys, path) -> None:
 
 
 def write_report(out_dir, task, records, command, note="", predictions_cfg=None) -> str:
-    """Writes report.md, compare.json and the figures into `out_dir`; returns the report's path."""
+    """Writes report.md, compare.json and the figures into `out_dir`, each file written aside and renamed
+    (common.io.written_aside), the report last; returns the report's path."""
     keys = list(task.table_metrics)
-    plot_bars(records, keys, osp.join(out_dir, "metrics.png"))
-    plot_curves(records, keys, osp.join(out_dir, "curves.png"))
+    for name, plot in (("metrics.png", plot_bars), ("curves.png", plot_curves)):
+        with written_aside(osp.join(out_dir, name)) as partial:
+            plot(records, keys, partial)
     figures = ["metrics.png", "curves.png"]
     if task.plot_predictions is not None and predictions_cfg is not None:
         runs = {r["name"]: r["runs"][0]["work_dir"] for r in records if r["runs"][0]["returncode"] == 0}
-        task.plot_predictions(predictions_cfg, runs, osp.join(out_dir, "predictions.png"))
+        with written_aside(osp.join(out_dir, "predictions.png")) as partial:
+            task.plot_predictions(predictions_cfg, runs, partial)
         figures.append("predictions.png")
     seeds = len(records[0]["runs"])
     text = [f"# {task.name}: baseline vs variants", "", f"`{command}`", "", note,
@@ -178,11 +183,11 @@ def write_report(out_dir, task, records, command, note="", predictions_cfg=None)
     text += ["## Files", "", "Per config and seed: `<config>/seed_<s>/` holds the training log (`train.log`), "
              "the checkpoints, the prediction files of the last validation and the TensorBoard events "
              f"(`tensorboard --logdir {out_dir}`).", ""]
-    path = osp.join(out_dir, "report.md")
-    with open(path, "w") as f:
-        f.write("\n".join(text))
-    with open(osp.join(out_dir, "compare.json"), "w") as f:
+    with written_aside(osp.join(out_dir, "compare.json")) as partial, open(partial, "w") as f:
         json.dump(dict(task=task.name, command=command, records=records,
                        table=metrics_table(records, keys), cost=cost_table(records, keys)), f, indent=1)
+    path = osp.join(out_dir, "report.md")
+    with written_aside(path) as partial, open(partial, "w") as f:
+        f.write("\n".join(text))
     return path
 

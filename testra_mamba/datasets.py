@@ -341,7 +341,7 @@ class EK100AnticipationDataset(torch.utils.data.Dataset):
         if self.clip_mixup_rate > 0:
             self._clip_mixup(history, seg, end)
         action, verb, noun = self.store.targets(seg.video, self.row_ticks(end))
-        return dict(history=torch.from_numpy(history), start=end - self.history_ticks,
+        return dict(history=torch.from_numpy(history), start=end - self.history_ticks, video=seg.video,
                     action=torch.from_numpy(action), verb=torch.from_numpy(verb), noun=torch.from_numpy(noun))
 
     def _clip_mixup(self, history, seg, end):
@@ -390,6 +390,7 @@ def anticipation_collate(items):
     if "history" in items[0]:
         samples = {k: torch.stack([it[k] for it in items]) for k in ("action", "verb", "noun")}
         samples["start"] = torch.tensor([it["start"] for it in items])
+        samples["videos"] = [it["video"] for it in items]  # named by FiniteLossHook
         return dict(inputs=torch.stack([it["history"] for it in items]), data_samples=samples)
     return dict(inputs=[it["features"] for it in items],
                 data_samples=[{k: v for k, v in it.items() if k != "features"} for it in items])

@@ -7,7 +7,7 @@ import torch
 
 from common.checks import InputError, check_array, check_finite, check_labels, check_lengths, check_segments, \
     check_targets
-from common.io import built_aside, load_array, load_json
+from common.io import built_aside, load_array, load_json, written_aside
 from common.segments import paired_segment_iou, segment_iou
 
 
@@ -152,6 +152,31 @@ def test_built_aside_never_leaves_half_written(tmp_path):
     with built_aside(str(target), replace=True) as partial:
         open(os.path.join(partial, "new.txt"), "w").close()
     assert os.listdir(target) == ["new.txt"] and sorted(os.listdir(tmp_path)) == ["toy"]
+
+
+def test_built_aside_removes_what_a_killed_writer_left(tmp_path):
+    dead = tmp_path / ".toy.partial-99999999"  # no such process
+    dead.mkdir()
+    (dead / "half.txt").write_text("x")
+    alive = tmp_path / f".toy.partial-{os.getppid()}"  # another writer, still running
+    alive.mkdir()
+    with built_aside(str(tmp_path / "toy")) as partial:
+        open(os.path.join(partial, "whole.txt"), "w").close()
+    assert sorted(os.listdir(tmp_path)) == [alive.name, "toy"]
+
+
+def test_written_aside_replaces_a_file_whole_or_not_at_all(tmp_path):
+    target = tmp_path / "report.md"
+    target.write_text("old")
+    with pytest.raises(KeyboardInterrupt):
+        with written_aside(str(target)) as partial:
+            assert partial.endswith(".md") and os.path.dirname(partial) == str(tmp_path)
+            open(partial, "w").write("half")
+            raise KeyboardInterrupt
+    assert target.read_text() == "old" and os.listdir(tmp_path) == ["report.md"]
+    with written_aside(str(target)) as partial:
+        open(partial, "w").write("new")
+    assert target.read_text() == "new" and os.listdir(tmp_path) == ["report.md"]
 
 
 def test_video_reader_names_the_file(tmp_path):

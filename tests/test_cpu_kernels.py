@@ -248,3 +248,37 @@ def test_fused_stream_matches_generic_stream():
         (a, states[0]), (b, states[1]) = (m.stream(x[:, start:start + 4], s) for m, s in zip((fused, generic), states))
         assert rel_err(a, b) <= 1e-5
     assert rel_err(states[0].ssm, states[1].ssm) <= 1e-5 and torch.equal(states[0].conv, states[1].conv)
+
+
+@pytest.mark.parametrize("kind, options", [("mamba", {}), ("vim", {}), ("dbm", {}), ("attn", {"n_head": 4}),
+                                           ("attn", {"n_head": 4, "window_size": 5})],
+                         ids=["mamba", "vim", "dbm", "attn", "attn-window"])
+def test_an_empty_batch_gives_empty_outputs_and_zero_gradients(kind, options):
+    """A batch of 0 (the last batch of a filtered split, a rank with no sample) is empty on every path,
+    as on the reference backend: no ZeroDivisionError from the kernels' task split."""
+    torch.manual_seed(0)
+    paths = [build_mixer(kind, 40, **options)]
+    if kind != "attn":
+        paths.append(build_mixer(kind, 40, scan_backend="ref", **options))
+        paths[1].load_state_dict(paths[0].state_dict())
+    for mixer in paths:
+        for mask in (None, torch.zeros(0, 9, dtype=torch.bool)):
+            x = torch.randn(0, 9, 40, requires_grad=True)
+            out = mixer(x, mask)
+            assert out.shape == (0, 9, 40)
+            grads = torch.autograd.grad(out.sum(), [x] + list(mixer.parameters()), allow_unused=True)
+            assert grads[0].shape == x.shape
+            assert all(g is None or torch.count_nonzero(g) == 0 for g in grads[1:])
+    x = scan_inputs(0, 9, 2, 5, 4, True, True, "projection")
+    out, last, grads = run_scan(x, torch.zeros(0, dtype=torch.int64), (False, True), True, cast=torch.float32)
+    assert out.shape == (0, 9, 1, 5) and last.shape == (0, 2, 5, 4)
+    assert grads["u"].shape == x["u"].shape and torch.count_nonzero(grads["A"]) == 0
+    assert torch.count_nonzero(grads["D"]) == 0 and torch.count_nonzero(grads["delta_bias"]) == 0
+    from common.ops import selective_scan
+    u, delta = torch.randn(0, 8, 5, requires_grad=True), torch.rand(0, 8, 5, requires_grad=True)
+    A = (-torch.rand(8, 4)).requires_grad_(True)
+    outs = [selective_scan(u, delta, A, torch.randn(0, 4, 5), torch.randn(0, 4, 5), D=torch.ones(8),
+                           z=torch.randn(0, 8, 5), delta_softplus=True, backend=backend) for backend in ("cpu", "ref")]
+    for out in outs:
+        assert out.shape == (0, 8, 5)
+        assert torch.count_nonzero(torch.autograd.grad(out.sum(), A)[0]) == 0

@@ -171,6 +171,18 @@ def test_conv_kernel_skipped_where_it_cannot_run(standin_kernels):
     assert standin_kernels[CONV_CALLS[0]] == 0
 
 
+def test_an_empty_batch_stays_off_the_kernels(standin_kernels):
+    """Batch 0 is an empty launch grid, which CUDA refuses: empty outputs and gradients come from the
+    torch paths, as from the reference backend."""
+    x = make_inputs(0, 4, 10, 3, requires_grad=True)
+    out = selective_scan(**x, delta_softplus=True)
+    out.sum().backward()
+    assert out.shape == (0, 4, 10) and torch.count_nonzero(x["A"].grad) == 0
+    conv = causal_conv1d(torch.randn(0, 8, 9), torch.randn(8, 4), activation="silu")
+    assert conv.shape == (0, 8, 9)
+    assert standin_kernels[SCAN_CALLS[0]] == 0 and standin_kernels[CONV_CALLS[0]] == 0
+
+
 def test_standin_rejects_the_channel_last_view_we_used_to_pass(standin_kernels):
     """causal_conv1d_fn reads a unit-channel-stride tensor as channel-last, which needs dim % 8 == 0: the
     mixers' (B, L, D) -> (B, D, L) view failed there; our causal_conv1d hands it L innermost."""

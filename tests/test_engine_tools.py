@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -121,3 +122,108 @@ def test_compare_trains_each_config_and_reports(workdir, monkeypatch, capsys):
         assert (workdir / "cmp" / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "report: cmp/report.md" in out
     assert "[4/4] toy_wide seed 1: epoch 2/2" in out  # live progress: job k of n, epoch
+
+
+@pytest.fixture
+def three_videos(tmp_path, monkeypatch):
+    """Three toy videos (videomamba_st's toy set, 32 frames each) and a checkpoint of its toy ViViM."""
+    from common.engine import MODELS, load_config
+    from videomamba_st import toy
+    monkeypatch.setattr(toy, "VIDEOS_PER_CLASS", {"val": 1})
+    toy.make_toy_data(str(tmp_path / "toy"), seed=0)
+    videos = tmp_path / "toy" / "videos_val"
+    for extra in sorted(videos.iterdir())[3:]:
+        extra.unlink()
+    config = str(REPO / "videomamba_st/configs/toy/vivim.py")
+    torch.manual_seed(0)
+    model = MODELS.build(load_config(config).model)
+    torch.save({"state_dict": model.state_dict()}, tmp_path / "vivim.pth")
+    return config, str(tmp_path / "vivim.pth"), str(videos)
+
+
+def test_extract_features_killed_and_rerun_keeps_every_record(three_videos, tmp_path, monkeypatch):
+    import tools.extract_features as ef
+    config, checkpoint, videos = three_videos
+    out, extract, calls = tmp_path / "feats", ef.extract_video, []
+
+    def killed_at_the_third(*args):
+        calls.append(os.path.basename(args[2]))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return extract(*args)
+    monkeypatch.setattr(ef, "extract_video", killed_at_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        ef.main([config, checkpoint, videos, str(out), "--stride", "8"])
+    assert not out.exists()  # built aside: complete or absent
+    partial = tmp_path / ".feats.partial"
+    assert sorted(json.loads((partial / "features.json").read_text())["fps"]) == ["val_0000.mp4", "val_0001.mp4"]
+    ef.main([config, checkpoint, videos, str(out), "--stride", "8"])
+    assert calls == ["val_0000.mp4", "val_0001.mp4", "val_0002.mp4", "val_0002.mp4"]  # only the unfinished one again
+    manifest = json.loads((out / "features.json").read_text())
+    assert manifest["fps"] == {f"val_000{i}.mp4": 8 for i in range(3)}
+    assert sorted(p.name for p in out.iterdir()) == ["features.json", "val_0000.npy", "val_0001.npy", "val_0002.npy"]
+    assert not partial.exists()
+
+
+def test_extract_features_never_mixes_settings(three_videos, tmp_path, capsys):
+    from tools.extract_features import main as extract_main
+    config, checkpoint, videos = three_videos
+    out = tmp_path / "feats"
+    extract_main([config, checkpoint, videos, str(out), "--stride", "8"])
+    before = np.load(out / "val_0000.npy")
+    extract_main([config, checkpoint, videos, str(out), "--stride", "8"])
+    assert "features of all 3 videos already in" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match=r"holds features extracted with other settings \(feat_stride: 8 there, 4 now\)"
+                                         r"; they are never mixed: extract into another OUT_DIR, or pass --redo"):
+        extract_main([config, checkpoint, videos, str(out), "--stride", "4"])
+    retrained = torch.load(checkpoint)
+    retrained["state_dict"] = {k: v + 0.01 if v.is_floating_point() else v for k, v in retrained["state_dict"].items()}
+    torch.save(retrained, checkpoint)  # the same path, other weights
+    with pytest.raises(SystemExit, match="other settings \\(checkpoint_sha256: "):
+        extract_main([config, checkpoint, videos, str(out), "--stride", "8"])
+    assert np.array_equal(np.load(out / "val_0000.npy"), before)  # untouched
+    extract_main([config, checkpoint, videos, str(out), "--stride", "4", "--redo"])
+    manifest = json.loads((out / "features.json").read_text())
+    assert manifest["feat_stride"] == 4 and sorted(manifest["fps"]) == [f"val_000{i}.mp4" for i in range(3)]
+    assert np.load(out / "val_0000.npy").shape == (7, 64)  # clips at 0, 4, ..., 24 of 32 frames
+    nan = torch.load(checkpoint)
+    next(v for v in nan["state_dict"].values() if v.is_floating_point()).fill_(float("nan"))
+    torch.save(nan, checkpoint)
+    with pytest.raises(SystemExit, match="holds NaN or Inf weights"):
+        extract_main([config, checkpoint, videos, str(tmp_path / "other")])
+
+
+def test_a_toy_set_killed_while_written_is_never_taken_as_whole(workdir, monkeypatch):
+    import engine_toy.data
+    savez, calls = np.savez, []
+
+    def killed_at_the_second_file(*args, **kwargs):
+        calls.append(args[0])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return savez(*args, **kwargs)
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(engine_toy.data.np, "savez", killed_at_the_second_file)
+        tool("compare.py", "engine_toy", "--toy", "--epochs", "1", "--out", "cmp", monkeypatch=monkeypatch)
+    assert not (workdir / "data/toy/engine_toy").exists() and os.listdir(workdir / "data/toy") == []
+    tool("make_toy_data.py", "engine_toy", "data/toy/engine_toy", monkeypatch=monkeypatch)
+    assert sorted(os.listdir(workdir / "data/toy/engine_toy")) == ["train.npz", "val.npz"]
+    with pytest.raises(SystemExit, match="data/toy/engine_toy exists and is not empty"):
+        tool("make_toy_data.py", "engine_toy", "data/toy/engine_toy", monkeypatch=monkeypatch)
+    (workdir / "cmp" / "report.md").write_text("an earlier comparison")
+    with pytest.raises(SystemExit):
+        tool("compare.py", "engine_toy", "--toy", "--out", "cmp", monkeypatch=monkeypatch)
+
+
+def test_a_run_killed_while_logging_still_reports_and_nproc_must_be_a_number(tmp_path):
+    from tools.compare import read_scalars
+    log = tmp_path / "20260101_000000" / "vis_data"
+    log.mkdir(parents=True)
+    (log / "scalars.json").write_text('{"loss": 1.0, "epoch": 1}\n{"acc": 0.5, "step": 1}\n{"loss": 0.')
+    assert read_scalars(str(tmp_path)) == [{"loss": 1.0, "epoch": 1}, {"acc": 0.5, "step": 1}]
+    (log / "scalars.json").write_text('{"loss": 1.0, "epoch": 1}\n{"acc": 0.\n{"loss": 0.5, "epoch": 2}\n')
+    with pytest.raises(ValueError, match="scalars.json: line 2 is not a JSON record"):
+        read_scalars(str(tmp_path))
+    proc = subprocess.run(["bash", REPO / "tools/dist_train.sh", CONFIGS / "toy_ddp.py", "train_cfg.max_epochs=1"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "NPROC 'train_cfg.max_epochs=1' is not a positive number" in proc.stderr

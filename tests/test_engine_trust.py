@@ -75,11 +75,38 @@ def test_non_finite_loss_stops_training_and_keeps_the_last_finite_checkpoint(toy
         return out
     monkeypatch.setattr(engine_toy.model.ToyTagger, "forward", nan_at_third_step)
     with pytest.raises(FloatingPointError, match=r"loss = nan at epoch 3, iteration 3 of the epoch \(global "
-                                                 r"iteration 19\)"):
+                                                 r"iteration 19\) on a batch of 8 video\(s\): (train_\d{3}, ){7}"
+                                                 r"train_\d{3}; its inputs are finite"):
         runner_for(work, resume=True, **{"train_cfg.max_epochs": 4,
                                          "default_hooks.checkpoint.max_keep_ckpts": 1}).train()
     assert sorted(p.name for p in work.glob("*.pth")) == ["epoch_2.pth"]
     assert all(torch.isfinite(v).all() for v in torch.load(work / "epoch_2.pth")["state_dict"].values())
+
+
+def test_a_non_finite_loss_names_the_batch_its_term_and_whether_the_input_was_bad(toy_dir):
+    import numpy as np
+    data = dict(np.load("data/toy/engine_toy/train.npz"))
+    data["features"][5, 3, 0] = np.nan  # one bad frame in sample 5's feature file
+    np.savez("data/toy/engine_toy/train.npz", **data)
+    with pytest.raises(FloatingPointError) as exc:
+        runner_for(toy_dir / "run", **{"train_cfg.max_epochs": 1, "train_dataloader.sampler.shuffle": False}).train()
+    message = str(exc.value)
+    assert "loss = nan at epoch 1, iteration 1 of the epoch (global iteration 1) on a batch of 8 video(s): " \
+           "train_000, train_001, train_002, train_003, train_004, train_005, train_006, train_007; its inputs " \
+           "hold NaN or Inf: bad input data, not divergence" in message
+
+
+def test_batch_videos_reads_every_tasks_data_samples():
+    from mmengine.structures import BaseDataElement
+
+    from common.engine.hooks import batch_videos
+    assert batch_videos(dict(data_samples=dict(videos=["a", "b"], mask=None))) == ["a", "b"]          # ASMamba
+    assert batch_videos(dict(data_samples=[dict(video_id="a"), dict(video_id="b")])) == ["a", "b"]   # ActionMamba
+    assert batch_videos(dict(data_samples=[dict(qid=1, vid="a")])) == ["a"]                           # UniVTG
+    assert batch_videos(dict(data_samples=[BaseDataElement(metainfo=dict(filename="x.mp4"))])) == ["x.mp4"]
+    assert batch_videos(dict(data_samples=dict(video=torch.tensor([3, 4])))) == ["3", "4"]
+    assert batch_videos(dict(data_samples=dict(index=torch.tensor([3])))) is None
+    assert batch_videos(dict(data_samples=[BaseDataElement()])) is None and batch_videos(None) is None
 
 
 def test_non_finite_weights_are_never_saved(toy_dir, monkeypatch):
@@ -173,6 +200,46 @@ def argparse_namespace():
     return argparse.Namespace(lr=0.1)
 
 
+class _Options:
+    """An upstream release's own options object."""
+
+
+class _CallsOsSystem:
+    def __reduce__(self):
+        return os.system, ("true",)  # unpickled only by an unsafe loader; weights_only refuses the module
+
+
+def test_an_intact_checkpoint_with_a_refused_object_is_named_as_such_not_as_corrupt(toy_dir, monkeypatch):
+    from common.engine.checkpoint import refused_global
+    foreign = toy_dir / "foreign.pth"
+    torch.save({"state_dict": {}, "args": argparse_namespace()}, foreign)
+    with pytest.raises(CheckpointError, match=f"checkpoint {foreign} holds a Python object the safe loader refuses: "
+                                              "argparse.Namespace; .*convert it first with `python tools/"):
+        from common.engine import read_checkpoint
+        read_checkpoint(str(foreign))
+    blocked = toy_dir / "blocked.pth"
+    torch.save({"state_dict": {}, "x": _CallsOsSystem()}, blocked)  # torch 2.13: "... whose module posix is blocked"
+    with pytest.raises(SystemExit) as exc:
+        tool("test.py", NARROW, blocked, monkeypatch=monkeypatch)
+    assert f"checkpoint {blocked} holds a call into {os.system.__module__}.system" in str(exc.value)
+    assert "do not unpickle this file" in str(exc.value) and "corrupt" not in str(exc.value)
+    # every wording of the refusal torch has used names what it refused; other unpickler errors do not
+    assert refused_global("WeightsUnpickler error: Unsupported global: GLOBAL numpy.dtype was not an allowed "
+                          "global by default. Please use ...") == "numpy.dtype"
+    assert refused_global("Trying to load unsupported GLOBAL posix.system whose module posix is blocked.") \
+        == "posix.system"
+    assert refused_global("Can only build Tensor, Parameter, OrderedDict or types allowlisted via `add_safe_globals`"
+                          ", but got <class 'a.B'>") == "<class 'a.B'>"
+    assert refused_global("Trying to call reduce for unrecognized function <built-in function eval>") \
+        == "<built-in function eval>"
+    assert refused_global("WeightsUnpickler error: Unsupported operand 110") is None
+    from tools.convert_checkpoint import convert  # reads a Namespace of options, not what it holds
+    torch.save({"state_dict": {}, "args": argparse_namespace(), "opt": _Options()}, toy_dir / "release.pth")
+    with pytest.raises(CheckpointError, match=r"refuses: \S*_Options; .*if you trust the file, convert it with "
+                                              "--trust-pickle"):
+        convert(NARROW, str(toy_dir / "release.pth"), str(toy_dir / "out.pth"))
+
+
 def test_a_failed_save_leaves_no_partial_file(toy_dir, monkeypatch):
     put = LocalBackend.put
 
@@ -183,3 +250,110 @@ def test_a_failed_save_leaves_no_partial_file(toy_dir, monkeypatch):
     with pytest.raises(OSError, match="No space left"):
         runner_for(toy_dir / "run", **{"train_cfg.max_epochs": 1}).train()
     assert not [p.name for p in (toy_dir / "run").iterdir() if p.suffix == ".pth" or ".partial" in p.name]
+
+
+def test_a_schedule_that_trains_nothing_is_an_error_at_start_up(toy_dir, monkeypatch):
+    for key, value in (("train_cfg.max_epochs", 0), ("train_cfg.max_epochs", -2), ("train_cfg.val_interval", 0)):
+        with pytest.raises(SystemExit, match=f"error: {key} of .*toy_narrow.py is {value}: it must be a positive "
+                                             "integer"):
+            tool("train.py", NARROW, "--work-dir", toy_dir / "run", "--test", "--cfg-options", f"{key}={value}",
+                 monkeypatch=monkeypatch)
+        assert not list((toy_dir / "run").glob("*.pth"))
+
+
+def test_testing_after_training_refuses_a_checkpoint_this_run_did_not_write(toy_dir, monkeypatch, capsys):
+    work = toy_dir / "run"
+    runner_for(work, **{"train_cfg.max_epochs": 1}).train()
+    tool("test.py", NARROW, work / "epoch_1.pth", "--work-dir", work, monkeypatch=monkeypatch)
+    assert (work / "test_metrics.json").exists() and (work / "last_checkpoint").exists()
+    # A second run in the same work dir that saves no checkpoint of its own.
+    with pytest.raises(SystemExit) as exc:
+        tool("train.py", NARROW, "--work-dir", work, "--test", "--cfg-options", "train_cfg.max_epochs=1",
+             "default_hooks.checkpoint.interval=5", "default_hooks.checkpoint.save_last=False",
+             monkeypatch=monkeypatch)
+    assert "cannot test the final model of" in str(exc.value) and "it saved no checkpoint" in str(exc.value)
+    # It took the work dir over: the earlier run's pointer and scores are gone, its checkpoint stays.
+    assert not (work / "last_checkpoint").exists() and not (work / "test_metrics.json").exists()
+    assert (work / "epoch_1.pth").exists()
+    run = json.loads((work / "run.json").read_text())
+    assert run["config"] == NARROW and len(run["run_id"]) == 32
+    assert "held an earlier run: removed its last_checkpoint, val_metrics.json, test_metrics.json, progress.json" \
+        in sorted(work.glob("*/*.log"))[-1].read_text()
+
+
+def test_resume_never_takes_an_earlier_runs_checkpoint_or_validation(toy_dir, monkeypatch):
+    from mmengine.runner import ValLoop
+    work = toy_dir / "run"
+    runner_for(work, **{"train_cfg.max_epochs": 2, "train_cfg.val_interval": 2}).train()  # an earlier run
+    assert json.loads((work / "val_metrics.json").read_text())["epoch"] == 2
+
+    def die_in_validation(loop):
+        raise KeyboardInterrupt("killed while validating")
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):  # a new run, killed at the same point
+        patch.setattr(ValLoop, "run", die_in_validation)
+        runner_for(work, WIDE, **{"train_cfg.max_epochs": 2, "train_cfg.val_interval": 2}).train()
+    assert not (work / "val_metrics.json").exists()  # the earlier run's scores are not this run's
+    runner_for(work, WIDE, resume=True, **{"train_cfg.max_epochs": 2, "train_cfg.val_interval": 2}).train()
+    assert json.loads((work / "val_metrics.json").read_text())["epoch"] == 2  # validated when resumed
+
+    # The new run's latest checkpoint unreadable: resume does not fall back to the earlier run's.
+    earlier = toy_dir / "earlier"
+    runner_for(earlier, **{"train_cfg.max_epochs": 3}).train()
+    runner_for(earlier, **{"train_cfg.max_epochs": 1}).train()  # a new run; epoch_2/3.pth are the earlier run's
+    latest = earlier / "epoch_1.pth"
+    latest.write_bytes(latest.read_bytes()[:1000])
+    with pytest.raises(CheckpointError) as exc:
+        runner_for(earlier, resume=True, **{"train_cfg.max_epochs": 3}).train()
+    assert f"checkpoint {latest} is unreadable" in str(exc.value)
+    assert f"checkpoint {earlier / 'epoch_3.pth'} belongs to an earlier run in this work dir" in str(exc.value)
+
+    # A new run killed before its first checkpoint: resuming it starts it again, not from the earlier run.
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+    again = toy_dir / "again"
+    runner_for(again, **{"train_cfg.max_epochs": 2}).train()
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(engine_toy.model.ToyTagger, "forward", killed)
+        runner_for(again, **{"train_cfg.max_epochs": 1}).train()
+    runner = runner_for(again, resume=True, **{"train_cfg.max_epochs": 1})
+    runner.train()
+    assert runner.epoch == 1 and runner.final_checkpoint == (str(again / "epoch_1.pth"), 8)
+
+
+def test_a_damaged_val_metrics_file_on_resume_is_named_with_what_to_do(toy_dir):
+    work = toy_dir / "run"
+    runner_for(work, **{"train_cfg.max_epochs": 1}).train()
+    (work / "val_metrics.json").write_text('{"acc": 0.5, "ep')
+    with pytest.raises(ValueError, match=f"{work / 'val_metrics.json'} is damaged, not the JSON record this engine "
+                                         "writes .*; it records the last validated epoch: delete it, and the "
+                                         "resumed run validates epoch 1 again"):
+        runner_for(work, resume=True, **{"train_cfg.max_epochs": 2}).train()
+    (work / "val_metrics.json").unlink()
+    runner_for(work, resume=True, **{"train_cfg.max_epochs": 2}).train()
+    assert json.loads((work / "val_metrics.json").read_text())["epoch"] == 2
+
+
+def test_a_checkpoint_holding_nan_weights_is_refused_wherever_it_loads(toy_dir, monkeypatch):
+    from tools.convert_checkpoint import convert
+    work = toy_dir / "run"
+    runner_for(work, **{"train_cfg.max_epochs": 2}).train()
+    bad = work / "epoch_2.pth"
+    checkpoint = torch.load(bad)
+    checkpoint["state_dict"]["conv.bias"][3] = float("nan")
+    checkpoint["state_dict"]["head.weight"][0, 0] = float("inf")
+    torch.save(checkpoint, bad)
+    refusal = f"checkpoint {bad} holds NaN or Inf weights (2 entries: conv.bias, head.weight)"
+    with pytest.raises(SystemExit, match=refusal.replace("(", r"\(").replace(")", r"\)")):
+        tool("test.py", NARROW, bad, "--work-dir", toy_dir / "test", monkeypatch=monkeypatch)
+    with pytest.raises(CheckpointError, match=r"holds NaN or Inf weights \(2 entries"):
+        runner_for(toy_dir / "tuned", load_from=str(bad), **{"train_cfg.max_epochs": 1}).train()
+    with pytest.raises(CheckpointError, match=r"holds NaN or Inf weights \(2 entries"):
+        runner_for(work, resume=True, load_from=str(bad), **{"train_cfg.max_epochs": 3}).train()
+    with pytest.raises(CheckpointError, match=r"holds NaN or Inf weights \(2 entries: conv.bias, head.weight\)"):
+        convert(NARROW, str(bad), str(toy_dir / "converted.pth"))
+    assert not (toy_dir / "converted.pth").exists()
+    # --resume without a path falls back past it to the newest finite checkpoint
+    runner = runner_for(work, resume=True, **{"train_cfg.max_epochs": 3})
+    runner.train()
+    log = sorted(work.glob("*/*.log"))[-1].read_text()
+    assert refusal in log and f"resuming from the newest intact checkpoint, {work / 'epoch_1.pth'}" in log

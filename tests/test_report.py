@@ -86,3 +86,21 @@ def test_actionmamba_draws_detection_timelines(tmp_path):
     (tmp_path / "run" / "results.json").write_text(json.dumps({"results": results}))
     TASK.plot_predictions(cfg, {"perfect": str(tmp_path / "run")}, str(tmp_path / "p.png"))
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_report_killed_while_written_leaves_whole_files_only(tmp_path, monkeypatch):
+    import common.report as report
+    import engine_toy
+    records = [record("base", [80.0]), record("variant", [81.0])]
+
+    def killed(*args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(report, "plot_curves", killed)
+    with pytest.raises(KeyboardInterrupt):
+        report.write_report(str(tmp_path), engine_toy.TASK, records, "cmd")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.png"]  # complete; no report.md yet
+    assert (tmp_path / "metrics.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    monkeypatch.undo()
+    path = report.write_report(str(tmp_path), engine_toy.TASK, records, "cmd")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["compare.json", "curves.png", "metrics.png", "report.md"]
+    assert "| variant | 81.00 (+1.00) |" in open(path).read()

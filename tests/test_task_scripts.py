@@ -44,3 +44,28 @@ def test_asmamba_train_sh_scores_every_split_on_the_overridden_data(tmp_path):
     mean = json.loads((tmp_path / "wd" / "mean_metrics.json").read_text())
     assert mean["acc"] == sum(s["acc"] for s in per_split) / 4
     assert out.count("split ") == 4
+
+
+def fails(*cmd, cwd):
+    proc = subprocess.run([str(c) for c in cmd], cwd=cwd, env=ENV, capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    return proc.stderr
+
+
+def test_a_mistyped_override_is_an_error_never_a_work_dir(tmp_path):
+    config = Path(engine_toy.__file__).parent / "configs" / "toy_narrow.py"
+    script = REPO / "tools" / "train_task.sh"
+    err = fails(script, config, "train_cfg.max_epochs:1", cwd=tmp_path)
+    assert "'train_cfg.max_epochs:1' reads like a mistyped override (KEY=VALUE), not a WORK_DIR; for a directory " \
+           "of that name write ./train_cfg.max_epochs:1" in err
+    assert "reads like a mistyped override" in fails(script, config, "train_cfg.max_epochs", cwd=tmp_path)
+    assert "'train_cfg.max_epochs:1' is not KEY=VALUE" in fails(script, config, "wd", "train_cfg.max_epochs:1",
+                                                                 cwd=tmp_path)
+    assert "'max_epochs' is not KEY=VALUE" in fails(script, config, "wd", "max_epochs", "1", cwd=tmp_path)
+    assert "CONFIG 'nope.py' is not an mmengine .py config file" in fails(script, "nope.py", cwd=tmp_path)
+    err = fails(script, config, "max_epochs", cwd=tmp_path)  # a bare key of the config: tools/train.py
+    assert "work dir 'max_epochs' is a key of" in err and "write ./max_epochs" in err
+    err = fails("env", "SPLITS=all", REPO / "asmamba" / "train.sh", REPO / "asmamba/configs/toy/asformer_toy.py",
+                "train_cfg.max_epochs:1", cwd=tmp_path)
+    assert "reads like a mistyped override" in err
+    assert not list(tmp_path.iterdir())  # nothing trained, no work dir

@@ -12,7 +12,8 @@ whole schedule to N epochs (warm-up, decay, validation interval: common.engine.s
 Everything goes to work_dirs/compare/TASK/<timestamp>/ (earlier runs are kept): report.md with its
 figures (metrics with the baseline marked, training and validation curves, cost, predictions),
 compare.json with every number, and <config>/seed_<s>/ per run (train.log, checkpoints, prediction
-files, TensorBoard events). The table's metrics are each run's last validation.
+files, TensorBoard events). The table's metrics are each run's last validation. The report's files are each
+written aside and renamed (a killed comparison leaves no half-written report); --out must be new or empty.
 """
 import argparse
 import glob
@@ -28,18 +29,27 @@ TRAIN = osp.join(REPO, "tools", "train.py")
 # Run as a script: the repository root, not tools/, must lead sys.path.
 sys.path.insert(0, REPO)
 
-from common.engine import MODELS, format_seconds, get_task, load_config, scale_schedule  # noqa: E402
+from common.engine import MODELS, format_seconds, get_task, load_config, scale_schedule, write_toy_data  # noqa: E402
 from common.engine.hooks import PROGRESS_FILE, read_json  # noqa: E402
 from common.report import metrics_table, read_curves, write_report  # noqa: E402
 
 
 def read_scalars(work_dir: str) -> list[dict]:
-    """The JSON scalar lines (LocalVisBackend) of the latest run in `work_dir`."""
+    """The JSON scalar lines (LocalVisBackend) of the latest run in `work_dir`; a torn last line (a run
+    killed while it logged) is left out, any other line that is not JSON is an error naming the file."""
     runs = sorted(glob.glob(osp.join(work_dir, "*", "vis_data", "scalars.json")))
     if not runs:
         return []
     with open(runs[-1]) as f:
-        return [json.loads(line) for line in f if line.strip()]
+        lines = [line for line in f if line.strip()]
+    scalars = []
+    for number, line in enumerate(lines, 1):
+        try:
+            scalars.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number < len(lines):
+                raise ValueError(f"{runs[-1]}: line {number} is not a JSON record of LocalVisBackend") from None
+    return scalars
 
 
 def model_cost(cfg, task) -> tuple[int, int | None]:
@@ -116,7 +126,7 @@ def read_json_safely(path):
 def compare(task, out_dir, seeds, epochs) -> list[dict]:
     if not (osp.isdir(task.toy_data_root) and os.listdir(task.toy_data_root)):
         print(f"writing the toy data set to {task.toy_data_root}", flush=True)
-        task.make_toy_data(task.toy_data_root)
+        write_toy_data(task, task.toy_data_root)  # built aside: a killed writer leaves no half-written set
     progress = Progress(len(task.compare_configs) * seeds)
     records, job = [], 0
     for rel_config in task.compare_configs:
@@ -160,6 +170,9 @@ def main(argv=None):
         parser.error("only toy comparisons are implemented: pass --toy")
     if args.seeds < 1 or (args.epochs is not None and args.epochs < 1):
         parser.error("--seeds and --epochs must be positive")
+    if args.out and osp.isdir(args.out) and os.listdir(args.out):
+        parser.error(f"--out {args.out} is not empty (an earlier comparison?): its report and runs would be taken "
+                     "for this one's; choose a new directory")
     try:
         task = get_task(args.task)
     except ValueError as e:
@@ -169,7 +182,10 @@ def main(argv=None):
     command = "python tools/compare.py " + " ".join(sys.argv[1:] if argv is None else argv)
     print(f"$ {command}\n{len(task.compare_configs)} configs x {args.seeds} seed(s) -> {out_dir}", flush=True)
 
-    records = compare(task, out_dir, args.seeds, args.epochs)
+    try:
+        records = compare(task, out_dir, args.seeds, args.epochs)
+    except (FileExistsError, ValueError) as e:
+        raise SystemExit(f"error: {e}")
     baseline_cfg = load_config(osp.join(REPO, task.compare_configs[0]))
     note = (f"Each config trained for {args.epochs} epochs (its schedule scaled to that length)."
             if args.epochs else "Each config trained with its own toy schedule.")

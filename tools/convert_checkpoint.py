@@ -17,8 +17,8 @@ import sys
 # Run as a script: the repository root, not tools/, must lead sys.path.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from common.engine import (MODELS, CheckpointError, commit_file, load_config, model_state_dict,  # noqa: E402
-                           read_checkpoint, state_dict_mismatches, task_of_config)
+from common.engine import (MODELS, CheckpointError, check_finite_weights, commit_file, load_config,  # noqa: E402
+                           model_state_dict, read_checkpoint, state_dict_mismatches, task_of_config)
 from common.engine.checkpoint import temporary_name  # noqa: E402
 import torch  # noqa: E402
 
@@ -30,7 +30,7 @@ def convert(config: str, src: str, dst: str, entry: str | None = None, trust_pic
         checkpoint = torch.load(src, map_location="cpu", weights_only=False)
     else:
         with torch.serialization.safe_globals([argparse.Namespace]):  # UniVTG, Vim, ViViM keep their args
-            checkpoint = read_checkpoint(src)
+            checkpoint = read_checkpoint(src, remedy="if you trust the file, convert it with --trust-pickle")
     if entry is not None:
         if entry not in checkpoint:
             raise CheckpointError(f"{src} has no entry {entry!r}; it has {sorted(map(str, checkpoint))}")
@@ -39,6 +39,7 @@ def convert(config: str, src: str, dst: str, entry: str | None = None, trust_pic
         state = (task.convert_checkpoint or (lambda c, _: model_state_dict(c)))(checkpoint, cfg)
     except ValueError as err:  # the task's converter knows the contents, not the file: name it
         raise CheckpointError(f"{src}: {err}") from None
+    check_finite_weights(state, src)
     model = MODELS.build(cfg.model)
     problems = state_dict_mismatches(state, model)
     if problems:

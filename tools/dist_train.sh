@@ -11,6 +11,10 @@ fi
 CONFIG=$1
 NPROC=$2
 shift 2
+if ! [[ $NPROC =~ ^[1-9][0-9]*$ ]]; then
+    echo "error: NPROC '$NPROC' is not a positive number of processes; usage: $0 CONFIG NPROC [train.py options]" >&2
+    exit 2
+fi
 
 exec "${PYTHON:-python}" -m torch.distributed.run \
     --nnodes="${NNODES:-1}" \

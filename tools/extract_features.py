@@ -1,7 +1,7 @@
 """Turn a folder of videos into per-video feature files, with any backbone config + checkpoint of videomamba_st.
 
     python tools/extract_features.py CONFIG CHECKPOINT VIDEO_DIR OUT_DIR [--stride S] [--frame-interval I]
-                                     [--layout tc|ct] [--batch-clips N] [--ext .mp4 ...]
+                                     [--layout tc|ct] [--batch-clips N] [--ext .mp4 ...] [--redo]
 
 For every video file in VIDEO_DIR (sorted; extensions --ext) one clip starts every --stride frames: clip t covers the
 frames t * stride + i * frame_interval, i < clip_len (clip_len = the config's backbone num_frames; the end of a
@@ -11,12 +11,18 @@ whose output (one vector per clip) is one row of OUT_DIR/<video name>.npy:
     --layout tc   float32 (T, C)   ActionFormer / ActionMamba's layout (feat_stride = stride, num_frames = the
                                    clip span); the default
     --layout ct   float32 (C, T)   MS-TCN / ASFormer / ASMamba's layout
-OUT_DIR/features.json records the config, checkpoint, fps of each video, stride, clip span and layout. Files are
-written atomically; existing ones are skipped, so an interrupted run continues where it stopped.
+OUT_DIR/features.json records the settings (config, checkpoint, their digests, stride, clip span, layout) and the
+fps of each finished video. The folder is built aside, in .OUT_DIR.partial next to it, and renamed to OUT_DIR when
+every video is done: OUT_DIR is complete or absent. A killed run continues where it stopped when rerun with the
+same settings (each video's file and record are written atomically); other settings than the folder's are an
+error, or with --redo a new folder that replaces the old one when it is complete. Videos added to VIDEO_DIR later
+are extracted into OUT_DIR with its settings.
 """
 import argparse
+import hashlib
 import json
 import os
+import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -52,9 +58,14 @@ def clip_starts(num_frames: int, span: int, stride: int) -> list:
 def extract_video(model, pipeline, path, clip_len, frame_interval, stride, batch_clips):
     """(T, C) float32 features of one video, and its fps."""
     import decord
-    reader = decord.VideoReader(path)
+    try:
+        reader = decord.VideoReader(path)
+    except Exception as err:  # decord names a byte count or a codec, not the file
+        raise SystemExit(f"error: {path}: cannot decode the video ({str(err).splitlines()[0] if str(err) else err!r})")
     num_frames, fps = len(reader), reader.get_avg_fps()
     del reader
+    if num_frames < 1 or not fps > 0:
+        raise SystemExit(f"error: {path}: {num_frames} frames at {fps} fps; expected a video with frames and a frame rate")
     span = (clip_len - 1) * frame_interval + 1
     starts = clip_starts(num_frames, span, stride)
     offsets = np.arange(clip_len) * frame_interval
@@ -72,6 +83,35 @@ def extract_video(model, pipeline, path, clip_len, frame_interval, stride, batch
     return torch.cat(feats).numpy(), fps
 
 
+# What makes two extractions give the same features: compared, never the paths (a moved file is the same file).
+SETTINGS = ("config_sha256", "checkpoint_sha256", "layout", "feat_stride", "num_frames", "clip_len", "frame_interval")
+MANIFEST = "features.json"
+
+
+def sha256_of(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_manifest(folder: str) -> dict | None:
+    from common.io import load_json
+    path = os.path.join(folder, MANIFEST)
+    if not os.path.isfile(path):
+        return None
+    manifest = load_json(path, "feature manifest")
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("fps"), dict):
+        raise SystemExit(f"error: {path}: not a features.json this tool writes (no per-video fps record)")
+    return manifest
+
+
+def differences(manifest: dict, settings: dict) -> list:
+    return [f"{k}: {manifest.get(k, 'not recorded')} there, {settings[k]} now" for k in SETTINGS
+            if manifest.get(k) != settings[k]]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("config")
@@ -83,43 +123,97 @@ def main(argv=None):
     parser.add_argument("--layout", choices=("tc", "ct"), default="tc")
     parser.add_argument("--batch-clips", type=int, default=8, help="clips per backbone call")
     parser.add_argument("--ext", nargs="+", default=[".mp4", ".avi", ".mkv", ".webm", ".mov"])
+    parser.add_argument("--redo", action="store_true",
+                        help="OUT_DIR holds features of other settings: extract every video anew and replace it")
     args = parser.parse_args(argv)
+    if (args.stride is not None and args.stride < 1) or args.frame_interval < 1 or args.batch_clips < 1:
+        parser.error("--stride, --frame-interval and --batch-clips must be positive")
+    try:
+        extract(args)
+    except (FileNotFoundError, ValueError) as err:  # a missing or damaged input, named
+        raise SystemExit(f"error: {err}")
 
-    from common.engine import MODELS, atomic_write_text, load_config
+
+def extract(args):
+    from common.engine import (MODELS, atomic_write_text, check_finite_weights, load_config, model_state_dict,
+                               read_checkpoint, state_dict_mismatches)
     cfg = load_config(args.config)
+    checkpoint = read_checkpoint(args.checkpoint)
+    check_finite_weights(checkpoint, args.checkpoint)
     model = MODELS.build(cfg.model).eval()
-    checkpoint = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
-    model.load_state_dict(checkpoint.get("state_dict", checkpoint), strict=True)
+    state = model_state_dict(checkpoint)
+    problems = state_dict_mismatches(state, model)
+    if problems:
+        raise SystemExit(f"error: checkpoint {args.checkpoint} does not fit the model of {args.config}: "
+                         + "; ".join(problems[:5]))
+    model.load_state_dict(state, strict=True)
     if torch.cuda.is_available():
         model = model.cuda()
     clip_len = cfg.model.backbone.num_frames
     span = (clip_len - 1) * args.frame_interval + 1
     stride = args.stride or span
-    pipeline = clip_pipeline(cfg.test_dataloader.dataset.pipeline)
+    test_pipeline = cfg.test_dataloader.dataset.pipeline
+    pipeline = clip_pipeline(test_pipeline)
     videos = sorted(f for f in os.listdir(args.video_dir) if os.path.splitext(f)[1].lower() in args.ext)
     if not videos:
         raise SystemExit(f"error: no video ({', '.join(args.ext)}) in {args.video_dir}")
-    os.makedirs(args.out_dir, exist_ok=True)
-    fps = {}
+    what_computes = json.dumps(dict(model=cfg.model.to_dict(), pipeline=[dict(step) for step in test_pipeline]),
+                               sort_keys=True, default=str)
+    settings = dict(config=args.config, config_sha256=hashlib.sha256(what_computes.encode()).hexdigest(),
+                    checkpoint=args.checkpoint, checkpoint_sha256=sha256_of(args.checkpoint), layout=args.layout,
+                    feat_stride=stride, num_frames=span, clip_len=clip_len, frame_interval=args.frame_interval)
+
+    out = os.path.normpath(args.out_dir)
+    partial = os.path.join(os.path.dirname(os.path.abspath(out)), f".{os.path.basename(out)}.partial")
+    existing = read_manifest(out) if os.path.isdir(out) and os.listdir(out) else None
+    if os.path.isdir(out) and os.listdir(out) and existing is None:
+        raise SystemExit(f"error: {out} is not empty and has no {MANIFEST}: not a feature folder of this tool")
+    stale = existing is not None and differences(existing, settings)
+    if stale and not args.redo:
+        raise SystemExit(f"error: {out} holds features extracted with other settings ({'; '.join(stale)}); they are "
+                         "never mixed: extract into another OUT_DIR, or pass --redo to replace them")
+    if existing is not None and not stale and all(v in existing["fps"] for v in videos):
+        print(f"features of all {len(videos)} videos already in {out}, with these settings")
+        return
+    manifest = read_manifest(partial) if os.path.isdir(partial) else None
+    if manifest is not None and differences(manifest, settings):
+        if not args.redo:
+            raise SystemExit(f"error: {partial} holds an interrupted extraction with other settings "
+                             f"({'; '.join(differences(manifest, settings))}): rerun with those, or pass --redo")
+        manifest = None
+    if manifest is None:
+        shutil.rmtree(partial, ignore_errors=True)
+        if existing is not None and not stale:  # new videos for a complete folder: extend it aside
+            shutil.copytree(out, partial)
+            manifest = existing
+        else:
+            os.makedirs(partial)
+            manifest = dict(settings, fps={})
+    manifest.update(settings)  # the paths of this run; the digests are the same
+    atomic_write_text(os.path.join(partial, MANIFEST), json.dumps(manifest, indent=1))
     for i, name in enumerate(videos):
-        out = os.path.join(args.out_dir, os.path.splitext(name)[0] + ".npy")
-        if os.path.exists(out):
+        if name in manifest["fps"]:
             continue
-        feats, fps[name] = extract_video(model, pipeline, os.path.join(args.video_dir, name), clip_len,
-                                         args.frame_interval, stride, args.batch_clips)
+        feats, fps = extract_video(model, pipeline, os.path.join(args.video_dir, name), clip_len,
+                                   args.frame_interval, stride, args.batch_clips)
         if not np.isfinite(feats).all():
             raise SystemExit(f"error: {name}: the backbone gave NaN / Inf features")
-        tmp = os.path.join(args.out_dir, f".{os.path.basename(out)}.partial.npy")
+        target = os.path.join(partial, os.path.splitext(name)[0] + ".npy")
+        tmp = os.path.join(partial, f".{os.path.basename(target)}.partial.npy")
         np.save(tmp, (feats if args.layout == "tc" else feats.T).astype(np.float32))
-        os.replace(tmp, out)
+        os.replace(tmp, target)
+        manifest["fps"][name] = fps  # recorded after its file: a listed video is a finished one
+        atomic_write_text(os.path.join(partial, MANIFEST), json.dumps(manifest, indent=1))
         print(f"[{i + 1}/{len(videos)}] {name}: {feats.shape[0]} clips x {feats.shape[1]}", flush=True)
-    manifest = os.path.join(args.out_dir, "features.json")
-    previous = json.load(open(manifest)) if os.path.exists(manifest) else {}
-    atomic_write_text(manifest, json.dumps(dict(
-        config=args.config, checkpoint=args.checkpoint, layout=args.layout, feat_stride=stride,
-        num_frames=span, clip_len=clip_len, frame_interval=args.frame_interval,
-        fps={**previous.get("fps", {}), **fps}), indent=1))
-    print(f"features of {len(videos)} videos in {args.out_dir}")
+    if os.path.isdir(out):
+        old = os.path.join(os.path.dirname(os.path.abspath(out)), f".{os.path.basename(out)}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.rename(out, old)
+        os.rename(partial, out)
+        shutil.rmtree(old)
+    else:
+        os.rename(partial, out)
+    print(f"features of {len(videos)} videos in {out}")
 
 
 if __name__ == "__main__":

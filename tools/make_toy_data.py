@@ -2,7 +2,8 @@
 
     python tools/make_toy_data.py TASK OUT_DIR [--seed S]
 
-TASK is a task package (asmamba, actionmamba, ...); its toy configs read TASK.toy_data_root.
+TASK is a task package (asmamba, actionmamba, ...); its toy configs read TASK.toy_data_root. The set is built
+in a hidden sibling directory and renamed to OUT_DIR when complete; OUT_DIR must not exist or be empty.
 """
 import argparse
 import os
@@ -11,7 +12,7 @@ import sys
 # Run as a script: the repository root, not tools/, must lead sys.path.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from common.engine import LANDED_TASKS, get_task  # noqa: E402
+from common.engine import LANDED_TASKS, get_task, write_toy_data  # noqa: E402
 
 
 def main():
@@ -21,11 +22,10 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     try:
-        task = get_task(args.task)
-    except ValueError as e:
+        write_toy_data(get_task(args.task), args.out_dir, seed=args.seed)
+    except (ValueError, FileExistsError) as e:
         raise SystemExit(f"error: {e}")
-    task.make_toy_data(args.out_dir, seed=args.seed)
-    print(f"wrote the {task.name} toy data set to {args.out_dir}")
+    print(f"wrote the {args.task} toy data set to {args.out_dir}")
 
 
 if __name__ == "__main__":

@@ -23,8 +23,8 @@ import sys
 # Run as a script: the repository root, not tools/, must lead sys.path.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from common.engine import (build_runner, default_work_dir, load_config, scale_schedule,  # noqa: E402
-                           test_final_checkpoint)
+from common.engine import (build_runner, check_work_dir, default_work_dir, load_config,  # noqa: E402
+                           scale_schedule, test_final_checkpoint)
 from mmengine.config import DictAction  # noqa: E402
 
 
@@ -68,6 +68,8 @@ def main():
             cfg = scale_schedule(cfg, args.epochs)
         if args.seed_offset:
             cfg.randomness.seed += args.seed_offset
+        if args.work_dir:
+            check_work_dir(cfg, args.work_dir, args.config)
         cfg.work_dir = args.work_dir or cfg.get("work_dir") or default_work_dir(args.config)
         cfg.launcher = args.launcher
         if args.resume == "auto":
@@ -82,7 +84,7 @@ def main():
         print_where(runner)
         runner.train()
         if args.test:
-            metrics = test_final_checkpoint(cfg, runner.work_dir)
+            metrics = test_final_checkpoint(cfg, runner)
             print(f"test: {json.dumps(metrics)}\n  scores: {os.path.join(runner.work_dir, 'test_metrics.json')}")
     except (FileNotFoundError, ValueError, FloatingPointError) as e:
         raise SystemExit(f"error: {e}")

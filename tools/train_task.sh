@@ -3,21 +3,16 @@
 # Trains CONFIG, then tests its final checkpoint with the same config and overrides (tools/train.py
 # --test): the task's prediction file(s) and WORK_DIR/test_metrics.json. WORK_DIR defaults to
 # work_dirs/<config name>; KEY=VALUE pairs override the config for training and testing alike.
-# Run from the repository root (the configs' data paths are relative to it).
+# Run from the repository root (the configs' data paths are relative to it). How the arguments are told
+# apart (a mistyped override is an error, never a work dir): tools/task_args.sh.
 set -euo pipefail
 if [ $# -lt 1 ] || [ "$1" = -h ] || [ "$1" = --help ]; then
-    sed -n '2,6p' "$0" >&2
+    sed -n '2,7p' "$0" >&2
     exit 2
 fi
-config=$1
-shift
-work_dir=work_dirs/$(basename "${config%.py}")
-if [ $# -gt 0 ] && [[ $1 != *=* ]]; then
-    work_dir=$1
-    shift
-fi
-overrides=()
-if [ $# -gt 0 ]; then
-    overrides=(--cfg-options "$@")
+source "$(dirname "$0")/task_args.sh"
+parse_task_args "" "$@"
+if [ ${#overrides[@]} -gt 0 ]; then
+    overrides=(--cfg-options "${overrides[@]}")
 fi
 exec "${PYTHON:-python}" "$(dirname "$0")/train.py" "$config" --work-dir "$work_dir" --test "${overrides[@]}"

@@ -11,6 +11,7 @@ Two guarantees, both needed for runs that are killed and resumed:
 import os
 import pickle
 import random
+import re
 import zipfile
 from collections import OrderedDict, deque
 
@@ -134,20 +135,44 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be read, or does not fit the model it is loaded into."""
 
 
-def read_checkpoint(path: str, map_location="cpu") -> dict:
-    """`torch.load` with weights_only=True, and errors that name the file and say what is wrong."""
+# How torch's weights_only unpickler names what it refuses (its wording moves between releases): a global
+# that is not allowed, one from a blocked module (os, sys), a class it will not build, a function it will
+# not call. Anything else it raises (e.g. "Unsupported operand") means bytes that are no pickle at all.
+_REFUSED = re.compile(r"GLOBAL (\S+) (?:was not an allowed global|whose module)"
+                      r"|Can only (?:create new object|build)\b.*?but got (<class '[^']+'>|\S+)"
+                      r"|unrecognized function (.+?)(?: which belongs|$)|(\S+) must be imported to load", re.M)
+_BLOCKED_MODULE = re.compile(r"whose module (\S+) is blocked")
+
+
+def refused_global(message: str) -> str | None:
+    """What a weights_only refusal (the text of torch.load's UnpicklingError) names, or None when the
+    message is not such a refusal."""
+    found = _REFUSED.search(message)
+    return next(g for g in found.groups() if g) if found else None
+
+
+def read_checkpoint(path: str, map_location="cpu", remedy: str | None = None) -> dict:
+    """`torch.load` with weights_only=True, and errors that name the file and say what is wrong: empty,
+    truncated or corrupt, or intact but holding a Python object weights_only refuses (named, followed by
+    `remedy`, by default how to convert the file)."""
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint {path} not found")
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        if "Unsupported global" not in str(err):  # not even a pickle of foreign objects
+        name = refused_global(str(err))
+        if name is None:  # not even a pickle of foreign objects
             raise CheckpointError(f"checkpoint {path} is unreadable: empty, truncated or corrupt") from None
         # torch's message suggests weights_only=False: never for a file of unknown origin.
+        blocked = _BLOCKED_MODULE.search(str(err))
+        if blocked:
+            raise CheckpointError(
+                f"checkpoint {path} holds a call into {name} (module {blocked.group(1)}), which no checkpoint needs "
+                "and the safe loader refuses: do not unpickle this file") from None
         raise CheckpointError(
-            f"checkpoint {path} holds objects other than tensors, numbers, strings and containers of "
-            "them, so this engine did not write it (an upstream release?): convert it first with "
-            f"`python tools/convert_checkpoint.py CONFIG {path} OUT.pth`") from None
+            f"checkpoint {path} holds a Python object the safe loader refuses: {name}; this engine did not write it "
+            "(an upstream release?): " + (remedy or f"convert it first with `python tools/convert_checkpoint.py "
+                                                    f"CONFIG {path} OUT.pth`")) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(f"checkpoint {path} is unreadable: empty, truncated or corrupt ({reason})") from None
@@ -181,3 +206,15 @@ def non_finite_tensors(state_dict: dict) -> list[str]:
     """Names of floating-point entries holding NaN or Inf."""
     return [k for k, v in state_dict.items()
             if torch.is_tensor(v) and v.is_floating_point() and not torch.isfinite(v).all()]
+
+
+def check_finite_weights(checkpoint: dict, path: str) -> None:
+    """A CheckpointError naming `path` and the first entries holding NaN or Inf, among the model's weights
+    (`model_state_dict`) and an EMA copy (`ema_state_dict`): such weights score as a model, silently."""
+    bad = non_finite_tensors(model_state_dict(checkpoint))
+    if isinstance(checkpoint.get("ema_state_dict"), dict):
+        bad += [f"ema_state_dict.{k}" for k in non_finite_tensors(checkpoint["ema_state_dict"])]
+    if bad:
+        raise CheckpointError(
+            f"checkpoint {path} holds NaN or Inf weights ({len(bad)} entries: {', '.join(bad[:5])}"
+            f"{', ...' if len(bad) > 5 else ''}); a run that diverged? Use an earlier checkpoint of it")

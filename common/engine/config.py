@@ -76,6 +76,24 @@ def check_override_key(cfg: Config, full_key: str, source: str = "the config") -
         raise ValueError(f"override {full_key!r}: {where} of {source} has no key {part!r}{hint}")
 
 
+def check_work_dir(cfg: Config, work_dir: str, source: str = "the config") -> None:
+    """A work dir given as a bare name that is a key of `cfg` (`max_epochs`, `train_cfg`) is a mistyped
+    override (TASK/train.sh CONFIG [WORK_DIR] [KEY=VALUE ...]), not a directory; ./NAME means one."""
+    if "/" in work_dir or work_dir.startswith("."):
+        return
+    keys, stack = set(), [cfg._cfg_dict]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            keys |= set(map(str, node))
+            stack.extend(node.values())
+        elif isinstance(node, (list, tuple)):
+            stack.extend(node)
+    if work_dir in keys:
+        raise ValueError(f"work dir {work_dir!r} is a key of {source}: a mistyped override (KEY=VALUE)? For a "
+                         f"directory of that name write ./{work_dir}")
+
+
 def _accepted_arguments(node: dict, where: str, depth: int, scope: str | None) -> set:
     """Argument names of what `node` builds (through every **kwargs-forwarding base class)."""
     if depth == 0:

@@ -18,12 +18,21 @@ from .checkpoint import atomic_write_text, non_finite_tensors, restore_message_h
 VAL_METRICS_FILE, TEST_METRICS_FILE, PROGRESS_FILE = "val_metrics.json", "test_metrics.json", "progress.json"
 
 
-def read_json(path: str) -> dict:
-    """The JSON object in `path`, or {} when there is no such file."""
+def read_json(path: str, remedy: str = "") -> dict:
+    """The JSON object in `path`, or {} when there is no such file; a damaged file is a ValueError naming
+    it, followed by `remedy` (what to do about it)."""
     if not osp.isfile(path):
         return {}
-    with open(path) as f:
-        return json.load(f)
+    try:
+        with open(path) as f:
+            record = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is damaged, not the JSON record this engine writes ({err})"
+                         + (f"; {remedy}" if remedy else "")) from None
+    if not isinstance(record, dict):
+        raise ValueError(f"{path} holds a JSON {type(record).__name__}, not the record (an object) this engine "
+                         "writes" + (f"; {remedy}" if remedy else ""))
+    return record
 
 
 @HOOKS.register_module()
@@ -69,6 +78,8 @@ class AtomicCheckpointHook(CheckpointHook):
             self.out_dir, filename, self.file_client_args,
             save_optimizer=self.save_optimizer, save_param_scheduler=self.save_param_scheduler,
             meta=meta, by_epoch=self.by_epoch, backend_args=self.backend_args, **self.args)
+        # the iterations trained so far, as Runner.save_checkpoint records them (EngineRunner.final_checkpoint)
+        runner.final_checkpoint = (self.last_ckpt, runner.iter if self.by_epoch else runner.iter + 1)
         if not is_main_process():
             return
         atomic_write_text(osp.join(runner.work_dir, "last_checkpoint"), self.last_ckpt)
@@ -119,22 +130,74 @@ class TrainStateHook(Hook):
         set_rng_state(self._train_rng)
 
 
+# The fields naming a sample's video, looked up in this order in a batch's data_samples (FiniteLossHook).
+# A new task names its videos `video`; the others are the names the landed tasks' formats carry.
+SAMPLE_ID_KEYS = ("video", "videos", "video_id", "vid", "filename")
+
+
+def batch_videos(data_batch) -> list | None:
+    """The videos of a collated batch: its `data_samples` as a dict of per-batch lists (or tensors) or
+    as a list of per-sample dicts or mmengine data elements, named by the first of SAMPLE_ID_KEYS they
+    hold; None when they hold none."""
+    samples = data_batch.get("data_samples") if isinstance(data_batch, dict) else None
+    if isinstance(samples, dict):
+        for key in SAMPLE_ID_KEYS:
+            if key in samples:
+                ids = samples[key]
+                ids = ids.tolist() if torch.is_tensor(ids) else ids
+                return [str(i) for i in ids] if isinstance(ids, (list, tuple)) else [str(ids)]
+        return None
+    if not isinstance(samples, (list, tuple)) or not samples:
+        return None
+    for key in SAMPLE_ID_KEYS:
+        ids = [s.get(key) if isinstance(s, dict) else getattr(s, key, None) for s in samples]
+        if all(i is not None for i in ids):
+            return [str(i) for i in ids]
+    return None
+
+
+def _non_finite_inputs(data_batch) -> bool:
+    """Whether any floating-point tensor among the batch's inputs holds NaN or Inf."""
+    inputs = data_batch.get("inputs") if isinstance(data_batch, dict) else None
+    stack = [inputs]
+    while stack:
+        x = stack.pop()
+        if torch.is_tensor(x):
+            if x.is_floating_point() and not torch.isfinite(x).all():
+                return True
+        elif isinstance(x, dict):
+            stack.extend(x.values())
+        elif isinstance(x, (list, tuple)):
+            stack.extend(x)
+    return False
+
+
 @HOOKS.register_module()
 class FiniteLossHook(Hook):
-    """Stops training at the first non-finite loss, naming the iteration, instead of training on NaN
-    weights to a validation score. Runs first after each iteration, before anything is logged or saved."""
+    """Stops training at the first non-finite loss, naming the iteration and the batch's videos (see
+    `batch_videos`) and saying whether the batch's inputs were finite, instead of training on NaN weights
+    to a validation score. Runs first after each iteration, before anything is logged or saved."""
 
     priority = "HIGHEST"
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
-        for name, value in (outputs or {}).items():
-            value = float(value.detach()) if torch.is_tensor(value) else float(value)
-            if not math.isfinite(value):
-                last = runner.message_hub.get_info("last_ckpt") or "none yet"
-                raise FloatingPointError(
-                    f"training stopped: {name} = {value} at epoch {runner.epoch + 1}, iteration {batch_idx + 1} "
-                    f"of the epoch (global iteration {runner.iter + 1}); nothing was saved after it. The last "
-                    f"checkpoint, with finite weights: {last}")
+        values = {name: float(v.detach()) if torch.is_tensor(v) else float(v) for name, v in (outputs or {}).items()}
+        bad = [name for name, value in values.items() if not math.isfinite(value)]
+        if not bad:
+            return
+        terms = f" (non-finite terms: {', '.join(bad[1:])})" if len(bad) > 1 else ""
+        videos = batch_videos(data_batch)
+        where = (f"on a batch of {len(videos)} video(s): {', '.join(videos[:20])}{', ...' if len(videos) > 20 else ''}"
+                 if videos is not None else
+                 f"on a batch whose data samples name no video (no field {' / '.join(SAMPLE_ID_KEYS)})")
+        inputs = ("its inputs hold NaN or Inf: bad input data, not divergence" if _non_finite_inputs(data_batch)
+                  else "its inputs are finite: look at these videos first (a very short or empty video, a "
+                       "degenerate annotation); a loss that grew over many iterations is divergence")
+        last = runner.message_hub.get_info("last_ckpt") or "none yet"
+        raise FloatingPointError(
+            f"training stopped: {bad[0]} = {values[bad[0]]}{terms} "
+            f"at epoch {runner.epoch + 1}, iteration {batch_idx + 1} of the epoch (global iteration {runner.iter + 1}) "
+            f"{where}; {inputs}. Nothing was saved after it. The last checkpoint, with finite weights: {last}")
 
 
 @HOOKS.register_module()
@@ -193,6 +256,9 @@ class ResultsDirHook(Hook):
 
     def before_test(self, runner) -> None:
         self._point(runner.test_loop.evaluator, runner)
+        stale = osp.join(runner.work_dir, TEST_METRICS_FILE)
+        if is_main_process() and osp.exists(stale):  # a test that fails leaves no earlier test's scores
+            os.remove(stale)
 
     def after_val_epoch(self, runner, metrics=None) -> None:
         self._write(runner, VAL_METRICS_FILE, dict(metrics or {}, epoch=runner.epoch))

@@ -1,25 +1,31 @@
 """The Runner the tools build (tools/train.py, tools/test.py) and how it is built."""
 import datetime
 import glob
+import json
 import logging
 import os
 import os.path as osp
 import re
+import uuid
 
 import torch
 from mmengine.config import Config
-from mmengine.dist import master_only
+from mmengine.dist import broadcast_object_list, is_main_process, master_only
 from mmengine.fileio import LocalBackend, get_file_backend
 from mmengine.model import is_model_wrapper
 from mmengine.registry import LOOPS, RUNNERS
-from mmengine.runner import EpochBasedTrainLoop, Runner
+from mmengine.runner import BaseLoop, EpochBasedTrainLoop, Runner
 
-from .checkpoint import (CheckpointError, commit_file, model_state_dict, read_checkpoint, state_dict_mismatches,
-                         temporary_name)
+from .checkpoint import (CheckpointError, atomic_write_text, check_finite_weights, commit_file, model_state_dict,
+                         read_checkpoint, state_dict_mismatches, temporary_name)
 from .config import config_differences
-from .hooks import VAL_METRICS_FILE, read_json
+from .hooks import PROGRESS_FILE, TEST_METRICS_FILE, VAL_METRICS_FILE, read_json
 
 _CHECKPOINT_NAME = re.compile(r"(?:epoch|iter)_(\d+)\.pth$")
+# A work dir holds one training run at a time, named in RUN_FILE. A run that takes a work dir over from
+# another removes that run's records (its checkpoints stay, but are never resumed as the new run's).
+RUN_FILE = "run.json"
+RUN_RECORDS = ("last_checkpoint", VAL_METRICS_FILE, TEST_METRICS_FILE, PROGRESS_FILE)
 # mmengine's own deprecation notices on every run: kept in the log file, off a quiet console.
 _MMENGINE_NOISE = ('"FileClient" will be deprecated', '"HardDiskBackend" is the alias', "The prefix is not set")
 
@@ -34,12 +40,18 @@ class EngineRunner(Runner):
       the config, the checkpoint and the first mismatches. `load_partial=True` (tools/train.py
       --partial) loads what fits and lists what it skipped, for fine-tuning with a changed head;
     - resuming a checkpoint trained with another model config is an error; `--resume` without a path
-      falls back past unreadable checkpoints to the newest intact one, and says so;
-    - an epoch whose validation the previous run did not finish is validated on resume.
+      falls back past unreadable checkpoints to the newest intact one of the work dir's run, and says so;
+    - an epoch whose validation the previous run did not finish is validated on resume;
+    - a schedule that trains nothing (max_epochs / max_iters < 1) is an error when training starts;
+    - a training run names itself in <work_dir>/run.json and removes the records (last_checkpoint,
+      val/test_metrics.json, progress.json) of the run it takes the work dir over from, and
+      `final_checkpoint` is the (path, iteration) of the checkpoint holding its weights (its latest
+      save, or the checkpoint it resumed), so nothing an earlier run left is taken for this run's.
     """
 
     def __init__(self, *args, **kwargs):
         self._read_cache = None  # (path, checkpoint): read once for the checks, once for loading
+        self.final_checkpoint = None
         super().__init__(*args, **kwargs)
 
     def build_logger(self, *args, **kwargs):
@@ -70,26 +82,63 @@ class EngineRunner(Runner):
 
     def build_train_loop(self, loop):
         if isinstance(loop, dict):
+            check_schedule(loop, self.cfg.filename)
             loop = dict(loop)
             if loop.get("type") in ("EpochBasedTrainLoop", EpochBasedTrainLoop) or loop.pop("by_epoch", None):
                 loop["type"] = "ResumableEpochBasedTrainLoop"
         return super().build_train_loop(loop)
 
     def load_or_resume(self) -> None:
-        if self._has_loaded or not (self._resume and self._load_from is None):
-            return super().load_or_resume()
-        latest = self._latest_intact_checkpoint()
-        if latest is None:
-            self.logger.warning(f"--resume: no checkpoint in {self.work_dir}; training from the start")
+        if self._has_loaded:
             return None
-        self.resume(latest)
-        self._has_loaded = True
+        if self._resume and self._load_from is None:
+            latest = self._latest_intact_checkpoint()
+            if latest is None:
+                self.logger.warning(f"--resume: no checkpoint of this work dir's run in {self.work_dir}; "
+                                    "training from the start")
+            else:
+                self.resume(latest)
+                self._has_loaded = True
+        else:
+            super().load_or_resume()
+        if isinstance(self._train_loop, BaseLoop):  # training, not testing
+            self._claim_work_dir()
         return None
 
     def resume(self, filename, *args, **kwargs):
         checkpoint = self._read(filename)
         self._check_same_model(checkpoint, filename)
-        return super().resume(filename, *args, **kwargs)
+        result = super().resume(filename, *args, **kwargs)
+        self.final_checkpoint = (filename, self.iter)
+        return result
+
+    def _claim_work_dir(self) -> None:
+        """Name this training run in <work_dir>/run.json (a new id, or the resumed run's), removing the
+        records of another run that held the work dir before."""
+        run_id = self.message_hub.get_info("run_id")
+        resumed_unnamed = run_id is None and self._resume and self._has_loaded  # a checkpoint older than run ids
+        if run_id is None:
+            ids = [uuid.uuid4().hex]
+            broadcast_object_list(ids)
+            run_id = ids[0]
+            self.message_hub.update_info("run_id", run_id)
+        if not is_main_process():
+            return
+        path = osp.join(self.work_dir, RUN_FILE)
+        try:
+            holder = _run_of_work_dir(self.work_dir)
+        except ValueError:  # damaged: whichever run it named, this one takes the work dir over
+            holder = ""
+        if holder == run_id:
+            return
+        if not (holder is None and resumed_unnamed):
+            stale = [name for name in RUN_RECORDS if osp.exists(osp.join(self.work_dir, name))]
+            for name in stale:
+                os.remove(osp.join(self.work_dir, name))
+            if stale:
+                self.logger.warning(f"{self.work_dir} held an earlier run: removed its {', '.join(stale)}; its "
+                                    "checkpoints stay, and are never resumed or tested as this run's")
+        atomic_write_text(path, json.dumps(dict(run_id=run_id, started=self.timestamp, config=self.cfg.filename)))
 
     def load_checkpoint(self, filename, map_location="cpu", strict=True, revise_keys=None):
         checkpoint = self._read(filename, map_location)
@@ -121,8 +170,11 @@ class EngineRunner(Runner):
         return checkpoint
 
     def _read(self, filename, map_location="cpu"):
+        """The checkpoint `filename`, read and checked (finite weights) once for the checks and the load."""
         if self._read_cache is None or self._read_cache[0] != filename:
-            self._read_cache = (filename, read_checkpoint(filename, map_location))
+            checkpoint = read_checkpoint(filename, map_location)
+            check_finite_weights(checkpoint, filename)
+            self._read_cache = (filename, checkpoint)
         return self._read_cache[1]
 
     def _check_same_model(self, checkpoint, filename):
@@ -140,7 +192,9 @@ class EngineRunner(Runner):
                 "(tools/train.py --load-from, --partial for a changed head).")
 
     def _latest_intact_checkpoint(self):
-        """The checkpoint `last_checkpoint` names, else the newest epoch_N / iter_N that reads whole."""
+        """The checkpoint `last_checkpoint` names, else the newest epoch_N / iter_N that reads whole; only
+        checkpoints of the run that holds the work dir (run.json), when it names one."""
+        run_id = _run_of_work_dir(self.work_dir)
         pointer = osp.join(self.work_dir, "last_checkpoint")
         candidates = sorted(glob.glob(osp.join(self.work_dir, "*.pth")),
                             key=lambda p: int(m.group(1)) if (m := _CHECKPOINT_NAME.search(p)) else -1,
@@ -149,19 +203,27 @@ class EngineRunner(Runner):
             with open(pointer) as f:
                 named = f.read().strip()
             candidates = [named] + [c for c in candidates if osp.abspath(c) != osp.abspath(named)]
-        failures = []
+        unreadable, foreign = [], []
         for path in candidates:
             try:
-                self._read(path)
+                checkpoint = self._read(path)
             except CheckpointError as err:
-                failures.append(str(err))
+                unreadable.append(str(err))
                 continue
-            if failures:
-                self.logger.warning("skipped while resuming:\n  " + "\n  ".join(failures)
+            written_by = checkpoint.get("message_hub", {}).get("runtime_info", {}).get("run_id")
+            if run_id is not None and written_by != run_id:
+                foreign.append(f"checkpoint {path} belongs to an earlier run in this work dir, not to the run "
+                               f"{osp.join(self.work_dir, RUN_FILE)} names")
+                continue
+            if unreadable or foreign:
+                self.logger.warning("skipped while resuming:\n  " + "\n  ".join(unreadable + foreign)
                                     + f"\nresuming from the newest intact checkpoint, {path}")
             return path
-        if failures:
-            raise CheckpointError(f"--resume: no intact checkpoint in {self.work_dir}:\n  " + "\n  ".join(failures))
+        if unreadable:
+            raise CheckpointError(f"--resume: no intact checkpoint in {self.work_dir}:\n  "
+                                  + "\n  ".join(unreadable + foreign))
+        if foreign:  # the run saved none yet: it starts again, never from another run's weights
+            self.logger.warning("skipped while resuming:\n  " + "\n  ".join(foreign))
         return None
 
 
@@ -176,8 +238,10 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
 
     def run(self):
         self.runner.call_hook("before_train")
-        if self._validates_after(self._epoch) and \
-                read_json(osp.join(self.runner.work_dir, VAL_METRICS_FILE)).get("epoch") != self._epoch:
+        record = osp.join(self.runner.work_dir, VAL_METRICS_FILE)
+        if self._validates_after(self._epoch) and read_json(record, remedy=(
+                "it records the last validated epoch: delete it, and the resumed run validates epoch "
+                f"{self._epoch} again before it goes on")).get("epoch") != self._epoch:
             self.runner.logger.info(f"epoch {self._epoch} was not validated before the previous run stopped: "
                                     "validating it now")
             self.runner.val_loop.run()
@@ -207,15 +271,39 @@ def build_runner(cfg: Config) -> EngineRunner:
     return EngineRunner.from_cfg(cfg)
 
 
-def test_final_checkpoint(cfg: Config, work_dir: str) -> dict:
-    """Test the checkpoint `last_checkpoint` names with `cfg` as it was trained (overrides and all), in a
-    fresh Runner: a Runner that has trained would rebuild its EMA model when testing."""
+def check_schedule(loop: dict, source: str | None = None) -> None:
+    """A train_cfg must train: its max_epochs / max_iters and val_interval positive integers."""
+    for key in ("max_epochs", "max_iters", "val_interval"):
+        value = loop.get(key, 1)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"train_cfg.{key} of {source or 'the config'} is {value!r}: it must be a positive "
+                             "integer (a run that trains nothing would test or report another run's model)")
+
+
+def test_final_checkpoint(cfg: Config, runner: EngineRunner) -> dict:
+    """Test the checkpoint holding the weights `runner` ended its training with (`final_checkpoint`), with
+    `cfg` as it was trained (overrides and all), in a fresh Runner: a Runner that has trained would rebuild
+    its EMA model when testing. A run whose final weights were not saved is an error, never a test of
+    whatever `last_checkpoint` names."""
+    saved = runner.final_checkpoint
+    if saved is None or saved[1] != runner.iter:
+        written = (f"the last checkpoint it saved, {saved[0]}, holds iteration {saved[1]}" if saved
+                   else "it saved no checkpoint")
+        raise CheckpointError(
+            f"cannot test the final model of {cfg.filename}: training ended at iteration {runner.iter} and {written}; "
+            "nothing else in the work dir is taken for this run's model. Keep the checkpoint hook's save_last=True, "
+            "or test a checkpoint with tools/test.py")
     cfg = cfg.copy()
-    cfg.work_dir, cfg.resume, cfg.experiment_name = work_dir, False, "test"
-    with open(osp.join(work_dir, "last_checkpoint")) as f:
-        cfg.load_from = f.read().strip()
-    cfg.load_partial = False
+    cfg.work_dir, cfg.resume, cfg.experiment_name = runner.work_dir, False, "test"
+    cfg.load_from, cfg.load_partial = saved[0], False
     return build_runner(cfg).test()
+
+
+def _run_of_work_dir(work_dir: str):
+    """The run id <work_dir>/run.json names, or None."""
+    return read_json(osp.join(work_dir, RUN_FILE), remedy=(
+        "it names the run the work dir holds: delete it to resume from the newest intact checkpoint, "
+        "whichever run wrote it")).get("run_id")
 
 
 def _init_cpu_distributed(cfg: Config) -> None:

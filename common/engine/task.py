@@ -3,6 +3,8 @@ import importlib
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
+from ..io import built_aside
+
 
 # The task packages of this repository, in the order the main job (tools/demo.py) runs them.
 LANDED_TASKS = ("asmamba", "actionmamba", "testra_mamba", "pdvc_mamba", "videomamba_st", "univtg_mamba")
@@ -66,3 +68,11 @@ def task_of_config(cfg) -> TaskSpec:
     if not imports:
         raise ValueError(f"{cfg.filename}: no custom_imports naming the task package")
     return get_task(imports[0])
+
+
+def write_toy_data(task: TaskSpec, out_dir: str, seed: int = 0) -> None:
+    """`task.make_toy_data` into `out_dir`, built aside and renamed (common.io.built_aside): a writer that
+    is killed leaves no half-written data set for a later run to take as whole. An existing, non-empty
+    `out_dir` is a FileExistsError."""
+    with built_aside(out_dir) as partial:
+        task.make_toy_data(partial, seed=seed)

@@ -30,7 +30,7 @@ class MultiHeadSelfAttention(nn.Module):
         keys = torch.ones(batch, length, dtype=torch.bool, device=x.device) if mask is None else mask.bool()
         if mask is not None:
             x = x.masked_fill(~keys.unsqueeze(-1), 0.0)
-        q, k, v = self.qkv(x).view(batch, length, 3, self.n_head, -1).permute(2, 0, 3, 1, 4)
+        q, k, v = self.qkv(x).view(batch, length, 3, self.n_head, d_model // self.n_head).permute(2, 0, 3, 1, 4)
         dropout = self.attn_drop if self.training else 0.0
         if self.window_size is None:
             # no mask when there is no padding: lets torch pick its memory-efficient kernels

@@ -111,7 +111,7 @@ class SelectiveSSMMixer(nn.Module):
             if len(branches) == 1:
                 return F.linear(inputs, weight_of(branches[0]))
             weights = torch.stack([weight_of(branch) for branch in branches]).transpose(1, 2)
-            return torch.matmul(inputs.flatten(1, 2), weights).view(*inputs.shape[:3], -1)
+            return torch.matmul(inputs.flatten(1, 2), weights).view(*inputs.shape[:3], weights.shape[-1])
 
         conv_bias = per_group(lambda b: b["conv"].bias) if self._conv_bias else None
         reverse = torch.tensor(reverse)

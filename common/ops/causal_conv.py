@@ -19,9 +19,9 @@ def _load_causal_conv1d_fn():
 
 def _kernel_takes(x, weight, initial_state):
     """What causal_conv1d's kernel computes: widths 2..4, fp32/fp16/bf16, no initial state (that needs
-    its channel-last layout, which also needs dim % 8 == 0)."""
+    its channel-last layout, which also needs dim % 8 == 0), a non-empty batch (an empty launch grid)."""
     return (on_kernel_device(x.device) and initial_state is None and 2 <= weight.shape[1] <= 4
-            and x.dtype in KERNEL_DTYPES and weight.dtype in KERNEL_DTYPES)
+            and x.dtype in KERNEL_DTYPES and weight.dtype in KERNEL_DTYPES and x.shape[0] > 0)
 
 
 def causal_conv1d(x, weight, bias=None, activation=None, initial_state=None):

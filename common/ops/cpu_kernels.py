@@ -143,9 +143,10 @@ def dense(x, ndim, dtype):
 
 
 def n_slices(batch, dim):
-    """The scan's channel-block slices per sequence: enough tasks to keep every thread busy."""
+    """The scan's channel-block slices per sequence: enough tasks to keep every thread busy (an empty
+    batch has no tasks; 1 keeps the partial-gradient buffers well-formed)."""
     n_blocks = -(-dim // LANES)
-    return max(1, min(n_blocks, -(-2 * numba.get_num_threads() // batch)))
+    return max(1, min(n_blocks, -(-2 * numba.get_num_threads() // max(batch, 1))))
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -457,7 +458,7 @@ def scan_backward(u, delta, z, B, C, dout, s, A, D, bias, chunk_states, lengths,
 
 def time_slices(batch, length):
     """Stretches of positions per sequence for the conv kernels: enough tasks to balance the threads."""
-    return max(1, min(-(-length // CHUNK), -(-4 * numba.get_num_threads() // batch)))
+    return max(1, min(-(-length // CHUNK), -(-4 * numba.get_num_threads() // max(batch, 1))))
 
 
 @numba.njit(inline="always", **JIT)

@@ -151,6 +151,8 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
     u, delta, A, B, C, D, z, delta_bias, initial_state = _canonical(
         u, delta, A, B, C, D, z, delta_bias, initial_state)
     name = resolve_backend(backend, u.device, u.dtype)
+    if name == "cuda" and u.shape[0] == 0:
+        name = "torch"  # an empty batch is an empty launch grid, which CUDA refuses: nothing to compute
     if name == "cuda":
         if A.shape[1] > MAX_D_STATE:
             raise ValueError(f"A has shape {tuple(A.shape)}: the cuda backend supports d_state <= "

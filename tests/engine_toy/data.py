@@ -30,7 +30,7 @@ def make_toy_data(out_dir: str, seed: int = 0, n_train: int = 64, n_val: int = 3
 
 @DATASETS.register_module(force=True)
 class ToySequenceDataset(Dataset):
-    """Items: dict(inputs=(L, D) float, data_samples=dict(labels=(L,) long, index=int)).
+    """Items: dict(inputs=(L, D) float, data_samples=dict(labels=(L,) long, index=int, video="<split>_<index>")).
 
     The train split augments with the global RNGs (numpy noise, Python-random time reversal, which
     keeps the symmetric labelling rule valid), so resuming must restore those states too.
@@ -49,7 +49,7 @@ class ToySequenceDataset(Dataset):
         if self.features.shape[:2] != self.labels.shape:
             raise ValueError(f"{path}: features {self.features.shape} and labels "
                              f"{self.labels.shape} disagree on (N, L)")
-        self.augment = augment
+        self.augment, self.split = augment, split
         self.metainfo = dict(classes=tuple(f"class{c}" for c in range(CLASSES)))
 
     def __len__(self):
@@ -62,4 +62,4 @@ class ToySequenceDataset(Dataset):
             if random.random() < 0.5:
                 x, y = x[::-1], y[::-1]
         return dict(inputs=torch.from_numpy(x.copy()),
-                    data_samples=dict(labels=torch.from_numpy(y.copy()), index=index))
+                    data_samples=dict(labels=torch.from_numpy(y.copy()), index=index, video=f"{self.split}_{index:03d}"))
