@@ -13,6 +13,8 @@ from typing import Optional
 
 from .checks import InputError
 
+NPY_MAGIC = b"\x93NUMPY"
+
 
 def load_json(path: str, what: str = "JSON file"):
     """The parsed content of `path`; errors name the file for a missing file, invalid JSON and any
@@ -45,6 +47,13 @@ def load_array(path: str, key: Optional[str] = None, mmap_mode: Optional[str] = 
     ext = os.path.splitext(path)[1]
     try:
         if ext == ".npy":
+            with open(path, "rb") as f:
+                magic = f.read(len(NPY_MAGIC))
+            if magic != NPY_MAGIC:  # numpy would take any other file for a pickle and advise allow_pickle
+                raise InputError(f"{path}: unreadable {what}, " + (
+                    f"empty or truncated ({len(magic)} bytes)" if NPY_MAGIC.startswith(magic) else
+                    "a pickled Python object, not a numeric array saved with numpy.save" if magic[:1] == b"\x80"
+                    else "not a .npy array (the file does not start with NumPy's header)"))
             array = np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
         elif ext == ".npz":
             with np.load(path, allow_pickle=False) as archive:
@@ -68,11 +77,11 @@ def load_array(path: str, key: Optional[str] = None, mmap_mode: Optional[str] = 
             raise InputError(f"{path}: unsupported {what} format {ext!r} (expected .npy, .npz or .pt)")
     except InputError:
         raise
-    except ValueError as err:
-        if "allow_pickle" in str(err):
+    except ValueError as err:  # numpy's words for object arrays, truncated headers and short data
+        if any(words in str(err) for words in ("allow_pickle", "Object arrays", "Python objects")):
             raise InputError(f"{path}: holds pickled Python objects, not a numeric array saved with "
                              "numpy.save / numpy.savez") from None
-        raise InputError(f"{path}: unreadable {what}, not a saved array ({str(err).splitlines()[0]})") from None
+        raise InputError(f"{path}: unreadable {what}, empty or truncated ({str(err).splitlines()[0]})") from None
     except Exception as err:  # numpy / zip errors of empty or truncated files
         detail = str(err).splitlines()[0] if str(err) else ""
         raise InputError(f"{path}: unreadable {what}, empty or truncated ({type(err).__name__}: {detail})") from None

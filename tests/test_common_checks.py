@@ -118,6 +118,28 @@ def test_load_array_formats_and_errors(tmp_path):
         load_array(str(tmp_path / "missing.npy"))
 
 
+def test_load_array_never_advises_unpickling(tmp_path):
+    """numpy takes any file without its header for a pickle, and says so with allow_pickle advice: each
+    kind of file that is not an array gets its own words, none of them a hint to unpickle."""
+    import pickle
+    np.save(tmp_path / "a.npy", np.ones((50, 3), np.float32))
+    whole = (tmp_path / "a.npy").read_bytes()
+    (tmp_path / "header.npy").write_bytes(whole[:100])
+    (tmp_path / "data.npy").write_bytes(whole[:300])
+    (tmp_path / "text.npy").write_text("0.1 0.2 0.3\n")
+    (tmp_path / "pickle.npy").write_bytes(pickle.dumps({"feats": [1, 2]}))
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    np.savez(tmp_path / "obj.npz", x=np.array([{"a": 1}], dtype=object))
+    cases = [("header.npy", None, "empty or truncated"), ("data.npy", None, "empty or truncated"),
+             ("data.npy", "r", "empty or truncated"), ("text.npy", None, "not a .npy array"),
+             ("pickle.npy", None, "a pickled Python object, not a numeric array"),
+             ("obj.npy", "r", "holds pickled Python objects"), ("obj.npz", None, "holds pickled Python objects")]
+    for name, mmap_mode, words in cases:
+        with pytest.raises(InputError, match=f"{name}: .*{words}") as err:
+            load_array(str(tmp_path / name), mmap_mode=mmap_mode)
+        assert "allow_pickle" not in str(err.value) and "pickle.load" not in str(err.value)
+
+
 def test_load_json_errors(tmp_path):
     (tmp_path / "d.json").write_text('{"a": 1, "a": 2}')
     with pytest.raises(InputError, match="d.json: key 'a' appears twice"):
