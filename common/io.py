@@ -88,6 +88,43 @@ def load_array(path: str, key: Optional[str] = None, mmap_mode: Optional[str] = 
     return array
 
 
+def array_shape(path: str, key: Optional[str] = None, what: str = "feature file"):
+    """The shape of the array `load_array(path, key)` gives, read from the .npy header (of the file, or of the
+    .npz member) without reading the data, so that a data set can check every file at start-up. A .pt file
+    (or an .npz member in a rarer header version) is loaded. Errors as load_array's."""
+    import zipfile
+
+    import numpy as np
+
+    if os.path.splitext(path)[1] != ".npz":
+        return load_array(path, key, mmap_mode="r" if path.endswith(".npy") else None, what=what).shape
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: {what} not found")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            keys = [name[:-len(".npy")] for name in archive.namelist() if name.endswith(".npy")]
+            if key is None and len(keys) == 1:
+                key = keys[0]
+            if key not in keys:
+                raise InputError(f"{path}: expected an array under key {key!r}, found keys {sorted(keys)}")
+            with archive.open(key + ".npy") as member:
+                version = np.lib.format.read_magic(member)
+                read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                               (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+                if read_header is None:
+                    return load_array(path, key, what=what).shape
+                shape, _, dtype = read_header(member)
+    except InputError:
+        raise
+    except Exception as err:  # zip / numpy errors of empty, truncated or foreign files
+        detail = str(err).splitlines()[0] if str(err) else ""
+        raise InputError(f"{path}: unreadable {what}, empty or truncated ({type(err).__name__}: {detail})") from None
+    if dtype.hasobject:
+        raise InputError(f"{path}: holds pickled Python objects, not a numeric array saved with numpy.save / "
+                         "numpy.savez")
+    return shape
+
+
 @contextlib.contextmanager
 def built_aside(path: str, replace: bool = False):
     """Build a directory at `path` without ever leaving it half-written: yields a sibling

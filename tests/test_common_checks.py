@@ -7,7 +7,7 @@ import torch
 
 from common.checks import InputError, check_array, check_finite, check_labels, check_lengths, check_segments, \
     check_targets
-from common.io import built_aside, load_array, load_json
+from common.io import array_shape, built_aside, load_array, load_json
 from common.segments import paired_segment_iou, segment_iou
 
 
@@ -138,6 +138,25 @@ def test_load_array_never_advises_unpickling(tmp_path):
         with pytest.raises(InputError, match=f"{name}: .*{words}") as err:
             load_array(str(tmp_path / name), mmap_mode=mmap_mode)
         assert "allow_pickle" not in str(err.value) and "pickle.load" not in str(err.value)
+
+
+def test_array_shape_reads_headers_only_with_load_arrays_errors(tmp_path):
+    np.save(tmp_path / "a.npy", np.ones((4, 3), np.float32))
+    np.savez(tmp_path / "b.npz", features=np.ones((5, 2)), other=np.ones(1))
+    np.savez_compressed(tmp_path / "c.npz", x=np.ones((6, 7)))
+    torch.save(torch.ones(2, 3), tmp_path / "d.pt")
+    assert array_shape(str(tmp_path / "a.npy")) == (4, 3) and array_shape(str(tmp_path / "d.pt")) == (2, 3)
+    assert array_shape(str(tmp_path / "b.npz"), "features") == (5, 2) and array_shape(str(tmp_path / "c.npz")) == (6, 7)
+    with pytest.raises(InputError, match=r"b.npz: expected an array under key 'x', found keys \['features', 'other'\]"):
+        array_shape(str(tmp_path / "b.npz"), "x")
+    np.savez(tmp_path / "o.npz", x=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(InputError, match="o.npz: holds pickled Python objects"):
+        array_shape(str(tmp_path / "o.npz"))
+    (tmp_path / "e.npz").write_bytes((tmp_path / "b.npz").read_bytes()[:50])
+    with pytest.raises(InputError, match="e.npz: unreadable feature file, empty or truncated"):
+        array_shape(str(tmp_path / "e.npz"))
+    with pytest.raises(FileNotFoundError, match="f.npz: feature file not found"):
+        array_shape(str(tmp_path / "f.npz"))
 
 
 def test_load_json_errors(tmp_path):
