@@ -27,7 +27,7 @@ from collections import OrderedDict
 import numpy as np
 from mmengine.evaluator import BaseMetric
 
-from common.checks import check_segments
+from common.checks import check_labels, check_segments
 from common.engine import METRICS, atomic_write_text
 from common.segments import paired_segment_iou, segment_iou
 
@@ -35,6 +35,7 @@ MAP_IOUS = [float(f"{t:.2f}") for t in np.linspace(0.5, 0.95, 10)]
 RECALL_IOUS = [float(f"{t:.2f}") for t in np.linspace(0.3, 0.95, 14)]
 LENGTH_RANGES = OrderedDict(short=(0, 10), middle=(10, 30), long=(30, math.inf), full=(0, math.inf))
 HL_MIN_SCORES = OrderedDict(Fair=2, Good=3, VeryGood=4)
+SALIENCY_LEVELS = 5  # annotators score a clip 0..4
 HL_CLIP_LENGTH = 2  # eval.py's mk_gt_scores: QVHighlights clips, whatever the features' clip length
 MAP_MAX_WINDOWS, R5_WINDOWS = 10, 5
 # How far a ground-truth window may reach past [0, duration], in seconds. UniVTG's metadata never goes past:
@@ -125,6 +126,10 @@ def check_ground_truth(lines, source="ground truth"):
                     isinstance(s, list) and len(s) == 3 and all(map(is_number, s)) for s in scores):
                 raise ValueError(f"{where}: expected 'saliency_scores' as one [a, b, c] (3 annotators) per "
                                  f"relevant clip ({len(ids)}), found {scores!r}")
+            twice = sorted(i for i in set(ids) if ids.count(i) > 1)
+            if twice:
+                raise ValueError(f"{where}: 'relevant_clip_ids' lists clips twice: {twice}")
+            check_labels(scores, SALIENCY_LEVELS, source, f"qid {item['qid']!r}", what="'saliency_scores' entry")
     return has_saliency
 
 
