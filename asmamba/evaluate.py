@@ -8,8 +8,9 @@
 Split K >= 1 reads `<pred-dir>/<video>` for every video of `splits/test.splitK.bundle`; split 0
 scores every split found under `<data-root>/splits`, reading `<pred-dir>/split_K/`, and averages
 the per-split scores without weights (as upstream); any other split number than 0 or an existing split
-is an error. `--mean` averages per-split metrics files the same way. The last line printed is one JSON object. `--list-splits` prints the split numbers of a
-config's test data root after overrides (what `SPLITS=all asmamba/train.sh` runs).
+is an error. `--mean` averages per-split metrics files the same way. The last line printed is one JSON
+object. `--list-splits` prints the split numbers of a config's test data root after overrides (what
+`SPLITS=all asmamba/train.sh` runs).
 """
 import argparse
 import glob

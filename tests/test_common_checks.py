@@ -207,3 +207,25 @@ def test_video_reader_names_the_file(tmp_path):
         probe_video(str(broken), count=True)
     with pytest.raises(FileNotFoundError, match="nothere.mp4: video not found"):
         probe_video(str(tmp_path / "nothere.mp4"))
+
+
+def test_probe_videos_in_threads_raises_the_first_failure_in_list_order_with_its_place(tmp_path):
+    from common.video import probe_videos
+    av = pytest.importorskip("av")
+    paths = []
+    for i in range(6):
+        paths.append(str(tmp_path / f"v{i}.mp4"))
+        with av.open(paths[-1], "w") as container:
+            stream = container.add_stream("libx264", rate=10)
+            stream.width, stream.height, stream.pix_fmt = 16, 16, "yuv420p"
+            for _ in range(i + 1):
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(np.zeros((16, 16, 3), np.uint8), "rgb24")))
+            container.mux(stream.encode())
+    assert [info.num_frames for info in probe_videos(paths, workers=3)] == [1, 2, 3, 4, 5, 6]
+    (tmp_path / "v4.mp4").write_bytes(b"\x00" * 64)
+    (tmp_path / "v2.mp4").unlink()
+    where = [f"list.txt line {i + 1}" for i in range(6)]
+    with pytest.raises(FileNotFoundError, match="list.txt line 3: .*v2.mp4: video not found"):
+        probe_videos(paths, where, workers=3)
+    with pytest.raises(InputError, match="list.txt line 5: .*v4.mp4: cannot open the video"):
+        probe_videos(paths[3:], where[3:])

@@ -154,7 +154,8 @@ def test_training_windows_past_the_duration_are_an_error(toy, tmp_path):
     path, query = mutated_metadata(toy, tmp_path, "train",
                                    lambda q: q["relevant_windows"][0].__setitem__(1, q["duration"] + 20))
     with pytest.raises(ValueError, match=rf"{path}: qid {query['qid']}: 'relevant_windows' entry( 0)? "
-                                         rf"\[.*\] ends after the video's duration {query['duration']} \(tolerance 1\)"):
+                                         rf"\[.*\] ends after the video's duration {query['duration']} "
+                                         r"\(tolerance 1\)"):
         toy_dataset(toy, ann_file=path)
 
 
