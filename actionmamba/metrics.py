@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 from mmengine.evaluator import BaseMetric
 
-from common.checks import check_segments
+from common.checks import check_array, check_segments
 from common.engine import METRICS, atomic_write_text
 from common.io import load_json
 from common.segments import segment_iou
@@ -165,18 +165,26 @@ def evaluate_detections(ground_truth, predictions, tiou_thresholds):
     return scores, {c: ap[i].tolist() for i, c in enumerate(classes)}
 
 
-def fuse_external_scores(results, class_scores, class_names, topk=2):
+def fuse_external_scores(results, class_scores, class_names, topk=2, source="external class scores"):
     """Class-agnostic detections x an external video classifier (ActionFormer on ActivityNet / HACS).
 
     Each segment is repeated for the video's top-k classes with score sqrt(segment score * class score).
-    results: {video_id: [det, ...]}; class_scores: {video_id or 'v_' + id: [score per label_id]}.
+    results: {video_id: [det, ...]}; class_scores: {video_id or 'v_' + id: [score per label_id]}, one finite,
+    non-negative score per class of `class_names` (errors name `source`, the scores' file).
     """
     fused = {}
     for vid, dets in results.items():
         probs = class_scores.get(vid, class_scores.get("v_" + vid))
         if probs is None:
-            raise ValueError(f"external class scores have no entry for video {vid!r}")
-        probs = np.asarray(probs, dtype=np.float64)
+            raise ValueError(f"{source}: no entry for video {vid!r}")
+        try:
+            probs = np.asarray(probs, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{source}: video {vid!r}: expected a list of class scores, found {str(probs)[:100]}") \
+                from None
+        check_array(probs, source, f"video {vid!r}", shape=(len(class_names),), what="class scores")
+        if (probs < 0).any():
+            raise ValueError(f"{source}: video {vid!r}: negative class scores (expected probabilities)")
         top = np.argsort(probs, kind="stable")[::-1][:topk]
         fused[vid] = [dict(segment=d["segment"], label=class_names[c], score=float(np.sqrt(probs[c] * d["score"])))
                       for c in top for d in dets]
@@ -214,7 +222,7 @@ class DetectionMAP(BaseMetric):
         if self.external_scores:
             class_scores = load_json(self.external_scores, "external classification scores")
             detections = fuse_external_scores(detections, class_scores.get("results", class_scores), class_names,
-                                              self.fusion_topk)
+                                              self.fusion_topk, source=self.external_scores)
         elif meta["num_classes"] == 1:
             raise ValueError("a class-agnostic model (num_classes=1) needs external_scores to be scored per class")
         else:

@@ -161,6 +161,18 @@ def test_external_score_fusion_hand_values():
                             {"segment": [1.0, 2.0], "label": "A", "score": pytest.approx(0.4)}]}
 
 
+@pytest.mark.parametrize("scores, problem", [
+    ([0.25, float("nan"), 0.04], r"class scores hold NaN"), ([0.25, 0.81], r"expected size 3 along axis 0"),
+    ([0.25, -0.81, 0.04], "negative class scores"), ("x", "expected a list of class scores"),
+])
+def test_external_scores_must_be_one_probability_per_class(scores, problem):
+    with pytest.raises(ValueError, match=f"cuhk.json: video 'v1': {problem}"):
+        fuse_external_scores({"v1": [{"segment": [1.0, 2.0], "label": 0, "score": 0.64}]}, {"v_v1": scores},
+                             ["A", "B", "C"], source="cuhk.json")
+    with pytest.raises(ValueError, match="cuhk.json: no entry for video 'v2'"):
+        fuse_external_scores({"v2": []}, {"v_v1": scores}, ["A", "B", "C"], source="cuhk.json")
+
+
 def test_metric_writes_results_file_and_scores_it(tmp_path):
     ann = tmp_path / "ann.json"
     write_annotations(ann)
