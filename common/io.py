@@ -16,24 +16,49 @@ from .checks import InputError
 NPY_MAGIC = b"\x93NUMPY"
 
 
-def load_json(path: str, what: str = "JSON file"):
-    """The parsed content of `path`; errors name the file for a missing file, invalid JSON and any
-    object with a key given twice."""
-    def no_duplicates(pairs):
+def _no_duplicates(where: str):
+    """json's object_pairs_hook: a key given twice in one object is an error naming `where`."""
+    def hook(pairs):
         seen = {}
         for key, value in pairs:
             if key in seen:
-                raise InputError(f"{path}: key {key!r} appears twice in one object")
+                raise InputError(f"{where}: key {key!r} appears twice in one object")
             seen[key] = value
         return seen
+    return hook
 
+
+def load_json(path: str, what: str = "JSON file"):
+    """The parsed content of `path`; errors name the file for a missing file, invalid JSON and any
+    object with a key given twice."""
     try:
         with open(path) as f:
-            return json.load(f, object_pairs_hook=no_duplicates)
+            return json.load(f, object_pairs_hook=_no_duplicates(path))
     except FileNotFoundError:
         raise FileNotFoundError(f"{what} not found: {path}") from None
     except json.JSONDecodeError as err:
         raise InputError(f"{path}: not valid JSON ({err})") from None
+
+
+def load_jsonl(path: str, what: str = "JSON-lines file"):
+    """One JSON object per non-empty line (JSON lines), as a list; errors name the file and the line: a
+    missing file, invalid JSON, a line that is not an object, a key given twice in one object."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{what} not found: {path}")
+    items = []
+    with open(path) as f:
+        for number, text in enumerate(f, 1):
+            if not text.strip():
+                continue
+            where = f"{path}: line {number}"
+            try:
+                item = json.loads(text, object_pairs_hook=_no_duplicates(where))
+            except json.JSONDecodeError as err:
+                raise InputError(f"{where}: not valid JSON ({err})") from None
+            if not isinstance(item, dict):
+                raise InputError(f"{where}: expected a JSON object, found {type(item).__name__}")
+            items.append(item)
+    return items
 
 
 def load_array(path: str, key: Optional[str] = None, mmap_mode: Optional[str] = None, what: str = "feature file"):

@@ -7,7 +7,7 @@ import torch
 
 from common.checks import InputError, check_array, check_finite, check_labels, check_lengths, check_segments, \
     check_targets
-from common.io import array_shape, built_aside, load_array, load_json
+from common.io import array_shape, built_aside, load_array, load_json, load_jsonl
 from common.segments import paired_segment_iou, segment_iou
 
 
@@ -157,6 +157,20 @@ def test_array_shape_reads_headers_only_with_load_arrays_errors(tmp_path):
         array_shape(str(tmp_path / "e.npz"))
     with pytest.raises(FileNotFoundError, match="f.npz: feature file not found"):
         array_shape(str(tmp_path / "f.npz"))
+
+
+def test_load_jsonl_names_file_and_line(tmp_path):
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"qid": 1}\n\n{"qid": 2, "vid": "a"}\n')
+    assert load_jsonl(str(path)) == [{"qid": 1}, {"qid": 2, "vid": "a"}]
+    for text, problem in (('{"qid": 1}\n{"qid": 2, "qid": 3}\n', "line 2: key 'qid' appears twice"),
+                          ('{"qid": 1}\n[1]\n', "line 2: expected a JSON object, found list"),
+                          ('{"qid": 1,\n', "line 1: not valid JSON")):
+        path.write_text(text)
+        with pytest.raises(InputError, match=f"m.jsonl: {problem}"):
+            load_jsonl(str(path))
+    with pytest.raises(FileNotFoundError, match="JSON-lines file not found: .*x.jsonl"):
+        load_jsonl(str(tmp_path / "x.jsonl"))
 
 
 def test_load_json_errors(tmp_path):

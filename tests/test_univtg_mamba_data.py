@@ -103,6 +103,7 @@ def test_bad_feature_files_are_named(tmp_path, break_it, message):
 
 @pytest.mark.parametrize("lines, message", [
     (['{"qid": 7,'], "line 1: not valid JSON"),
+    (['{"qid": 7, "qid": 8}'], "line 1: key 'qid' appears twice"),
     ([json.dumps(QUERY), json.dumps(QUERY)], "qid 7 appears more than once"),
     ([json.dumps(dict(QUERY, relevant_windows=[[10, 4]]))], "relevant_windows"),
     ([json.dumps(dict(QUERY, saliency_scores=[[1, 2]] * 3))], "3 annotators"),

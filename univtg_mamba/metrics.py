@@ -29,6 +29,7 @@ from mmengine.evaluator import BaseMetric
 
 from common.checks import check_labels, check_segments
 from common.engine import METRICS, atomic_write_text
+from common.io import load_jsonl
 from common.segments import paired_segment_iou, segment_iou
 
 MAP_IOUS = [float(f"{t:.2f}") for t in np.linspace(0.5, 0.95, 10)]
@@ -54,21 +55,8 @@ def percent(value):
 
 
 def read_jsonl(path):
-    """One JSON object per line; errors name the file and the line."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: file not found")
-    lines = []
-    with open(path) as f:
-        for number, text in enumerate(f, 1):
-            if not text.strip():
-                continue
-            try:
-                item = json.loads(text)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path}: line {number}: not valid JSON ({err})") from None
-            if not isinstance(item, dict):
-                raise ValueError(f"{path}: line {number}: expected a JSON object, found {type(item).__name__}")
-            lines.append(item)
+    """One JSON object per line (common.io.load_jsonl); errors name the file and the line."""
+    lines = load_jsonl(path, "metadata / submission file")
     if not lines:
         raise ValueError(f"{path}: no queries in the file")
     return lines
