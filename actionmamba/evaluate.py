@@ -3,6 +3,8 @@
     python -m actionmamba.evaluate --annotations FILE --split SUBSET --predictions FILE [--tiou T ...]
 
 Predictions: {"results": {video_id: [{"segment": [s, e], "label": name or label_id, "score": x}]}}.
+Ground truth and detections are checked as the data set checks its annotations: a reversed segment or one
+past the video's duration (--duration-tolerance seconds allowed, 1 by default) is an error.
 Default thresholds follow the data set (from --dataset, else recognised from the annotations: a 'test'
 subset means THUMOS14, 97 or 300 classes EPIC-Kitchens, anything else ActivityNet-style):
 THUMOS14 0.3:0.7 (5), ActivityNet / HACS 0.5:0.95 (10), EPIC-Kitchens 0.1:0.5 (5).
@@ -12,6 +14,7 @@ import argparse
 import json
 
 from common.io import load_json
+from .datasets import DURATION_TOLERANCE
 from .metrics import (ANET_TIOUS, EPIC_TIOUS, THUMOS_TIOUS, evaluate_detections, load_ground_truth,
                       read_predictions)
 
@@ -36,15 +39,17 @@ def parse_args(argv=None):
     parser.add_argument("--tiou", type=float, nargs="+", help="tIoU thresholds (default: per data set)")
     parser.add_argument("--dataset", choices=sorted(DATASET_TIOUS), help="picks the default thresholds")
     parser.add_argument("--per-class", action="store_true", help="also print each class's AP")
+    parser.add_argument("--duration-tolerance", type=float, default=DURATION_TOLERANCE,
+                        help="seconds a segment may reach past [0, duration] (the data set's duration_tolerance)")
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     try:
-        ground_truth, id_to_name, videos = load_ground_truth(args.annotations, args.split)
+        ground_truth, id_to_name, videos = load_ground_truth(args.annotations, args.split, args.duration_tolerance)
         predictions = read_predictions(load_json(args.predictions, "predictions file"), id_to_name, videos,
-                                       source=args.predictions)
+                                       source=args.predictions, duration_tolerance=args.duration_tolerance)
         if args.tiou:
             tious = args.tiou
         else:

@@ -17,21 +17,16 @@ import warnings
 import numpy as np
 from mmengine.evaluator import BaseMetric
 
+from common.checks import check_array, check_segments
 from common.engine import METRICS, atomic_write_text
 from common.io import load_json
-from .datasets import DUPLICATE_TOL
+from common.segments import segment_iou
+from .datasets import DUPLICATE_TOL, DURATION_TOLERANCE, MISSING_DURATION, read_database
 
 THUMOS_TIOUS = tuple(np.linspace(0.3, 0.7, 5).round(2))
 ANET_TIOUS = tuple(np.linspace(0.5, 0.95, 10).round(2))  # ActivityNet and HACS
 EPIC_TIOUS = tuple(np.linspace(0.1, 0.5, 5).round(2))
 MIN_GT_LENGTH = 1e-3  # seconds; shorter ground-truth segments are annotation noise
-
-
-def segment_iou(target, candidates):
-    """tIoU of one [start, end] against (N, 2) candidates."""
-    inter = (np.minimum(target[1], candidates[:, 1]) - np.maximum(target[0], candidates[:, 0])).clip(0)
-    union = (candidates[:, 1] - candidates[:, 0]) + (target[1] - target[0]) - inter
-    return inter / union
 
 
 def interpolated_ap(precision, recall):
@@ -62,7 +57,7 @@ def class_average_precision(ground_truth, predictions, tiou_thresholds):
         if vid not in ground_truth:
             fp[:, rank] = 1
             continue
-        ious = segment_iou(np.array([start, end]), ground_truth[vid])
+        ious = segment_iou([start, end], ground_truth[vid])[0]
         by_iou = np.argsort(ious, kind="stable")[::-1]
         for t, thr in enumerate(tious):
             for g in by_iou:
@@ -79,17 +74,17 @@ def class_average_precision(ground_truth, predictions, tiou_thresholds):
     return np.array([interpolated_ap(precision[t], recall[t]) for t in range(len(tious))])
 
 
-def load_ground_truth(ann_file, split):
+def load_ground_truth(ann_file, split, duration_tolerance=DURATION_TOLERANCE):
     """{class name: {video_id: (G, 2) segments}} of the split; drops sub-1 ms and duplicate segments.
 
-    Also returns {label_id: name} so predictions may name classes by id, and the split's video ids.
+    The file is read and checked as the data set reads it (`actionmamba.datasets.read_database`): a reversed
+    segment or one past the duration is an error, never dropped. Also returns {label_id: name} so
+    predictions may name classes by id, and {video_id: duration} of the split's videos.
     """
-    data = load_json(ann_file, "annotation file")
-    if not isinstance(data, dict) or not isinstance(data.get("database"), dict):
-        raise ValueError(f"{ann_file}: expected ActionFormer annotation json with a 'database' object")
+    database = read_database(ann_file, duration_tolerance)
     splits = {s.lower() for s in ([split] if isinstance(split, str) else split)}
-    id_to_name, per_class, videos = {}, {}, set()
-    for vid, video in data["database"].items():
+    id_to_name, per_class, videos = {}, {}, {}
+    for vid, video in database.items():
         kept = []
         for ann in video.get("annotations", []):
             id_to_name.setdefault(ann["label_id"], ann["label"])
@@ -102,7 +97,7 @@ def load_ground_truth(ann_file, split):
                 continue
             kept.append((s, e, ann["label"]))
         if video["subset"].lower() in splits:
-            videos.add(vid)
+            videos[vid] = float(video.get("duration", MISSING_DURATION))
         for s, e, label in kept:
             per_class.setdefault(label, {}).setdefault(vid, []).append((s, e))
     if not videos:
@@ -114,12 +109,13 @@ def load_ground_truth(ann_file, split):
     return ground_truth, id_to_name, videos
 
 
-def read_predictions(results, id_to_name, videos, source="predictions"):
+def read_predictions(results, id_to_name, videos, source="predictions", duration_tolerance=DURATION_TOLERANCE):
     """{class name: [(video_id, start, end, score), ...]} from an ActivityNet-format results dict.
 
-    Every detection is checked: a [start, end] of finite numbers with end >= start, a finite score, a
-    label (name or id) of the annotation file. Videos outside the split (`videos`) are scored as the
-    official code scores them, as false positives, with a warning.
+    Every detection is checked: a [start, end] of finite numbers with start <= end, inside [0, duration] of
+    its video (`videos`: {video_id: duration}, give or take `duration_tolerance`; seconds past the video mean
+    another unit or another video), a finite score, a label (name or id) of the annotation file. Videos
+    outside the split are scored as the official code scores them, as false positives, with a warning.
     """
     if not isinstance(results, dict) or not isinstance(results.get("results"), dict):
         raise ValueError(f"{source}: expected {{'results': {{video_id: [{{'segment', 'label', 'score'}}]}}}}")
@@ -133,25 +129,24 @@ def read_predictions(results, id_to_name, videos, source="predictions"):
         if not isinstance(dets, list):
             raise ValueError(f"{source}: video {vid!r}: expected a list of detections, found {type(dets).__name__}")
         for i, det in enumerate(dets):
-            where = f"{source}: video {vid!r} detection {i}"
+            where = f"video {vid!r} detection {i}"
             try:
                 (start, end), label, score = det["segment"], det["label"], float(det["score"])
                 start, end = float(start), float(end)
             except (KeyError, TypeError, ValueError):
-                raise ValueError(f"{where}: expected 'segment': [s, e], 'label' and a numeric 'score', "
+                raise ValueError(f"{source}: {where}: expected 'segment': [s, e], 'label' and a numeric 'score', "
                                  f"found {det!r}") from None
-            if not (math.isfinite(start) and math.isfinite(end)) or end < start:
-                raise ValueError(f"{where}: segment [{start}, {end}] is not a finite [start, end] with end >= start")
+            check_segments([start, end], source, where, duration=videos.get(vid), tolerance=duration_tolerance)
             if not math.isfinite(score):
-                raise ValueError(f"{where}: score {score} is not finite")
+                raise ValueError(f"{source}: {where}: score {score} is not finite")
             if isinstance(label, str) and label not in names and label.isdigit():
                 label = int(label)
             if not isinstance(label, str):
                 if label not in id_to_name:
-                    raise ValueError(f"{where}: unknown label id {label!r}")
+                    raise ValueError(f"{source}: {where}: unknown label id {label!r}")
                 label = id_to_name[label]
             elif label not in names:
-                raise ValueError(f"{where}: unknown label {label!r}")
+                raise ValueError(f"{source}: {where}: unknown label {label!r}")
             per_class.setdefault(label, []).append((vid, start, end, score))
     return per_class
 
@@ -170,18 +165,26 @@ def evaluate_detections(ground_truth, predictions, tiou_thresholds):
     return scores, {c: ap[i].tolist() for i, c in enumerate(classes)}
 
 
-def fuse_external_scores(results, class_scores, class_names, topk=2):
+def fuse_external_scores(results, class_scores, class_names, topk=2, source="external class scores"):
     """Class-agnostic detections x an external video classifier (ActionFormer on ActivityNet / HACS).
 
     Each segment is repeated for the video's top-k classes with score sqrt(segment score * class score).
-    results: {video_id: [det, ...]}; class_scores: {video_id or 'v_' + id: [score per label_id]}.
+    results: {video_id: [det, ...]}; class_scores: {video_id or 'v_' + id: [score per label_id]}, one finite,
+    non-negative score per class of `class_names` (errors name `source`, the scores' file).
     """
     fused = {}
     for vid, dets in results.items():
         probs = class_scores.get(vid, class_scores.get("v_" + vid))
         if probs is None:
-            raise ValueError(f"external class scores have no entry for video {vid!r}")
-        probs = np.asarray(probs, dtype=np.float64)
+            raise ValueError(f"{source}: no entry for video {vid!r}")
+        try:
+            probs = np.asarray(probs, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{source}: video {vid!r}: expected a list of class scores, found {str(probs)[:100]}") \
+                from None
+        check_array(probs, source, f"video {vid!r}", shape=(len(class_names),), what="class scores")
+        if (probs < 0).any():
+            raise ValueError(f"{source}: video {vid!r}: negative class scores (expected probabilities)")
         top = np.argsort(probs, kind="stable")[::-1][:topk]
         fused[vid] = [dict(segment=d["segment"], label=class_names[c], score=float(np.sqrt(probs[c] * d["score"])))
                       for c in top for d in dets]
@@ -219,7 +222,7 @@ class DetectionMAP(BaseMetric):
         if self.external_scores:
             class_scores = load_json(self.external_scores, "external classification scores")
             detections = fuse_external_scores(detections, class_scores.get("results", class_scores), class_names,
-                                              self.fusion_topk)
+                                              self.fusion_topk, source=self.external_scores)
         elif meta["num_classes"] == 1:
             raise ValueError("a class-agnostic model (num_classes=1) needs external_scores to be scored per class")
         else:
@@ -228,8 +231,10 @@ class DetectionMAP(BaseMetric):
         payload = dict(version="VERSION 1.3", results=detections, external_data={})
         if self.out_dir is not None:
             atomic_write_text(os.path.join(self.out_dir, self.results_file), json.dumps(payload))
-        ground_truth, id_to_name, videos = load_ground_truth(ann_file, split)
-        scores, _ = evaluate_detections(ground_truth, read_predictions(payload, id_to_name, videos),
+        tolerance = meta.get("duration_tolerance", DURATION_TOLERANCE)
+        ground_truth, id_to_name, videos = load_ground_truth(ann_file, split, tolerance)
+        scores, _ = evaluate_detections(ground_truth, read_predictions(payload, id_to_name, videos,
+                                                                       duration_tolerance=tolerance),
                                         self.tiou_thresholds)
         return scores
 

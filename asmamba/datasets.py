@@ -16,7 +16,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from common.checks import check_array, check_finite
 from common.engine import DATASETS, FUNCTIONS
+from common.io import load_array
 
 IGNORE_INDEX = -100  # padded targets, as upstream (CrossEntropyLoss's default ignore_index)
 
@@ -55,17 +57,10 @@ def read_bundle(path: str) -> List[str]:
 
 
 def load_feature_file(path: str, mmap_mode=None) -> np.ndarray:
-    """A (feature_dim, T) .npy array; errors name the file (missing, empty, truncated, not 2-d numbers)."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"feature file missing: {path}")
-    try:
-        features = np.load(path, mmap_mode=mmap_mode)
-    except Exception as err:  # numpy's errors for empty, truncated or pickled files
-        raise ValueError(f"{path}: unreadable feature file, empty or truncated or not a saved array "
-                         f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from None
-    if features.ndim != 2 or features.dtype.kind not in "fiu":
-        raise ValueError(f"{path}: expected a numeric (feature_dim, T) array, got {features.dtype} {features.shape}")
-    return features
+    """A (feature_dim, T) .npy array; errors name the file (missing, empty, truncated, not 2-d numbers).
+    Values are checked where they are read (`__getitem__`): a memory map is only looked at for its shape."""
+    return check_array(load_array(path, mmap_mode=mmap_mode), path, ndim=2, finite=False,
+                       what="(feature_dim, T) array")
 
 
 def read_labels(path: str) -> List[str]:
@@ -127,9 +122,7 @@ class ActionSegmentationDataset(Dataset):
     def __getitem__(self, idx: int) -> Dict:
         video, n, step = self.videos[idx], self.num_frames[idx], self.sample_rate
         path = self.feature_path(video)
-        features = load_feature_file(path)[:, :n:step]
-        if not np.isfinite(features).all():
-            raise ValueError(f"{path}: features contain NaN or Inf")
+        features = check_finite(load_feature_file(path)[:, :n:step], path, what="features")
         return dict(
             video=video,
             features=torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)),

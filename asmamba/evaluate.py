@@ -7,9 +7,10 @@
 
 Split K >= 1 reads `<pred-dir>/<video>` for every video of `splits/test.splitK.bundle`; split 0
 scores every split found under `<data-root>/splits`, reading `<pred-dir>/split_K/`, and averages
-the per-split scores without weights (as upstream); `--mean` averages per-split metrics files the
-same way. The last line printed is one JSON object. `--list-splits` prints the split numbers of a
-config's test data root after overrides (what `SPLITS=all asmamba/train.sh` runs).
+the per-split scores without weights (as upstream); any other split number than 0 or an existing split
+is an error. `--mean` averages per-split metrics files the same way. The last line printed is one JSON
+object. `--list-splits` prints the split numbers of a config's test data root after overrides (what
+`SPLITS=all asmamba/train.sh` runs).
 """
 import argparse
 import glob
@@ -20,8 +21,10 @@ import warnings
 from typing import Dict
 
 from asmamba.datasets import read_bundle, read_labels, read_mapping
-from common.engine import atomic_write_text
 from asmamba.metrics import read_prediction, summarize, video_stats
+from common.checks import check_finite
+from common.engine import atomic_write_text
+from common.io import load_json
 
 
 def evaluate_split(data_root: str, split: int, pred_dir: str) -> Dict[str, float]:
@@ -54,20 +57,33 @@ def available_splits(data_root: str):
 
 
 def evaluate(data_root: str, split: int, pred_dir: str) -> Dict[str, float]:
-    if split > 0:
-        return evaluate_split(data_root, split, pred_dir)
-    per_split = [evaluate_split(data_root, k, os.path.join(pred_dir, f"split_{k}"))
-                 for k in available_splits(data_root)]
-    return {key: sum(s[key] for s in per_split) / len(per_split) for key in per_split[0]}
+    """Split `split` of `data_root`, or with split 0 the unweighted mean over every split; any other number
+    is an error (a negative one would otherwise read as 'all splits')."""
+    splits = available_splits(data_root)
+    if split == 0:
+        per_split = [evaluate_split(data_root, k, os.path.join(pred_dir, f"split_{k}")) for k in splits]
+        return {key: sum(s[key] for s in per_split) / len(per_split) for key in per_split[0]}
+    if split not in splits:
+        raise ValueError(f"{os.path.join(data_root, 'splits')}: split {split} does not exist; expected 0 (all "
+                         f"splits) or one of {splits}")
+    return evaluate_split(data_root, split, pred_dir)
 
 
 def mean_of_files(paths) -> Dict[str, float]:
-    """Unweighted mean over splits of the metric keys every file holds (upstream's split 0)."""
-    per_split = []
-    for path in paths:
-        with open(path) as f:
-            per_split.append(json.load(f))
+    """Unweighted mean over splits of the metric keys every file holds (upstream's split 0). A file given
+    twice, a non-finite value or no shared metric is an error."""
+    twice = sorted({p for p in paths if paths.count(p) > 1})
+    if twice:
+        raise ValueError(f"metrics files given more than once (each split must count once): {twice}")
+    per_split = [load_json(path, "metrics file") for path in paths]
+    for path, scores in zip(paths, per_split):
+        if not isinstance(scores, dict):
+            raise ValueError(f"{path}: expected a JSON object of metrics, found {type(scores).__name__}")
     keys = [k for k, v in per_split[0].items() if isinstance(v, float) and all(k in s for s in per_split)]
+    if not keys:
+        raise ValueError(f"{paths[0]}: no metric (a float) that every file holds")
+    for path, scores in zip(paths, per_split):
+        check_finite([scores[k] for k in keys], path, what=f"metrics {keys}")
     return {key: sum(s[key] for s in per_split) / len(per_split) for key in keys}
 
 

@@ -24,6 +24,7 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 
 from common.engine import METRICS, atomic_write_text
+from common.segments import segment_iou
 
 BACKGROUND = ("background",)
 OVERLAPS = (0.10, 0.25, 0.50)
@@ -69,11 +70,10 @@ def f_score_counts(pred: Sequence[str], gt: Sequence[str], overlap: float, bg_cl
         if len(y_label) == 0:
             fp += 1
             continue
-        intersection = np.minimum(end, y_end) - np.maximum(start, y_start)
-        union = np.maximum(end, y_end) - np.minimum(start, y_start)
-        with np.errstate(divide="ignore", invalid="ignore"):  # zero-length unions give NaN, never a hit
-            iou = intersection / union * (y_label == label)
-        best = iou.argmax()  # NaN wins argmax, as upstream
+        # upstream's IoU is negative for disjoint segments and NaN for two equal points: neither can be a hit,
+        # so the tIoU of common.segments (0 for both) matches the same segments
+        iou = segment_iou([start, end], np.stack([y_start, y_end], axis=1))[0] * (y_label == label)
+        best = iou.argmax()
         if iou[best] >= overlap and not hits[best]:
             tp += 1
             hits[best] = True

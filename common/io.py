@@ -13,25 +13,52 @@ from typing import Optional
 
 from .checks import InputError
 
+NPY_MAGIC = b"\x93NUMPY"
+
+
+def _no_duplicates(where: str):
+    """json's object_pairs_hook: a key given twice in one object is an error naming `where`."""
+    def hook(pairs):
+        seen = {}
+        for key, value in pairs:
+            if key in seen:
+                raise InputError(f"{where}: key {key!r} appears twice in one object")
+            seen[key] = value
+        return seen
+    return hook
+
 
 def load_json(path: str, what: str = "JSON file"):
     """The parsed content of `path`; errors name the file for a missing file, invalid JSON and any
     object with a key given twice."""
-    def no_duplicates(pairs):
-        seen = {}
-        for key, value in pairs:
-            if key in seen:
-                raise InputError(f"{path}: key {key!r} appears twice in one object")
-            seen[key] = value
-        return seen
-
     try:
         with open(path) as f:
-            return json.load(f, object_pairs_hook=no_duplicates)
+            return json.load(f, object_pairs_hook=_no_duplicates(path))
     except FileNotFoundError:
         raise FileNotFoundError(f"{what} not found: {path}") from None
     except json.JSONDecodeError as err:
         raise InputError(f"{path}: not valid JSON ({err})") from None
+
+
+def load_jsonl(path: str, what: str = "JSON-lines file"):
+    """One JSON object per non-empty line (JSON lines), as a list; errors name the file and the line: a
+    missing file, invalid JSON, a line that is not an object, a key given twice in one object."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{what} not found: {path}")
+    items = []
+    with open(path) as f:
+        for number, text in enumerate(f, 1):
+            if not text.strip():
+                continue
+            where = f"{path}: line {number}"
+            try:
+                item = json.loads(text, object_pairs_hook=_no_duplicates(where))
+            except json.JSONDecodeError as err:
+                raise InputError(f"{where}: not valid JSON ({err})") from None
+            if not isinstance(item, dict):
+                raise InputError(f"{where}: expected a JSON object, found {type(item).__name__}")
+            items.append(item)
+    return items
 
 
 def load_array(path: str, key: Optional[str] = None, mmap_mode: Optional[str] = None, what: str = "feature file"):
@@ -45,6 +72,13 @@ def load_array(path: str, key: Optional[str] = None, mmap_mode: Optional[str] = 
     ext = os.path.splitext(path)[1]
     try:
         if ext == ".npy":
+            with open(path, "rb") as f:
+                magic = f.read(len(NPY_MAGIC))
+            if magic != NPY_MAGIC:  # numpy would take any other file for a pickle and advise allow_pickle
+                raise InputError(f"{path}: unreadable {what}, " + (
+                    f"empty or truncated ({len(magic)} bytes)" if NPY_MAGIC.startswith(magic) else
+                    "a pickled Python object, not a numeric array saved with numpy.save" if magic[:1] == b"\x80"
+                    else "not a .npy array (the file does not start with NumPy's header)"))
             array = np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
         elif ext == ".npz":
             with np.load(path, allow_pickle=False) as archive:
@@ -68,15 +102,52 @@ def load_array(path: str, key: Optional[str] = None, mmap_mode: Optional[str] = 
             raise InputError(f"{path}: unsupported {what} format {ext!r} (expected .npy, .npz or .pt)")
     except InputError:
         raise
-    except ValueError as err:
-        if "allow_pickle" in str(err) or "Python objects" in str(err):  # the latter: np.load with mmap_mode
+    except ValueError as err:  # numpy's words for object arrays, truncated headers and short data
+        if any(words in str(err) for words in ("allow_pickle", "Object arrays", "Python objects")):
             raise InputError(f"{path}: holds pickled Python objects, not a numeric array saved with "
                              "numpy.save / numpy.savez") from None
-        raise InputError(f"{path}: unreadable {what}, not a saved array ({str(err).splitlines()[0]})") from None
+        raise InputError(f"{path}: unreadable {what}, empty or truncated ({str(err).splitlines()[0]})") from None
     except Exception as err:  # numpy / zip errors of empty or truncated files
         detail = str(err).splitlines()[0] if str(err) else ""
         raise InputError(f"{path}: unreadable {what}, empty or truncated ({type(err).__name__}: {detail})") from None
     return array
+
+
+def array_shape(path: str, key: Optional[str] = None, what: str = "feature file"):
+    """The shape of the array `load_array(path, key)` gives, read from the .npy header (of the file, or of the
+    .npz member) without reading the data, so that a data set can check every file at start-up. A .pt file
+    (or an .npz member in a rarer header version) is loaded. Errors as load_array's."""
+    import zipfile
+
+    import numpy as np
+
+    if os.path.splitext(path)[1] != ".npz":
+        return load_array(path, key, mmap_mode="r" if path.endswith(".npy") else None, what=what).shape
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: {what} not found")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            keys = [name[:-len(".npy")] for name in archive.namelist() if name.endswith(".npy")]
+            if key is None and len(keys) == 1:
+                key = keys[0]
+            if key not in keys:
+                raise InputError(f"{path}: expected an array under key {key!r}, found keys {sorted(keys)}")
+            with archive.open(key + ".npy") as member:
+                version = np.lib.format.read_magic(member)
+                read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                               (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+                if read_header is None:
+                    return load_array(path, key, what=what).shape
+                shape, _, dtype = read_header(member)
+    except InputError:
+        raise
+    except Exception as err:  # zip / numpy errors of empty, truncated or foreign files
+        detail = str(err).splitlines()[0] if str(err) else ""
+        raise InputError(f"{path}: unreadable {what}, empty or truncated ({type(err).__name__}: {detail})") from None
+    if dtype.hasobject:
+        raise InputError(f"{path}: holds pickled Python objects, not a numeric array saved with numpy.save / "
+                         "numpy.savez")
+    return shape
 
 
 @contextlib.contextmanager

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from actionmamba.datasets import ActionLocalizationDataset
 from actionmamba.evaluate import main as evaluate_main
 from actionmamba.metrics import (DetectionMAP, class_average_precision, evaluate_detections, fuse_external_scores,
                                  interpolated_ap, load_ground_truth, read_predictions)
@@ -82,7 +83,7 @@ def test_ground_truth_filters_split_duplicates_and_tiny_segments(tmp_path):
     ann = tmp_path / "ann.json"
     write_annotations(ann)
     gt, id_to_name, videos = load_ground_truth(str(ann), "test")
-    assert id_to_name == {0: "A", 1: "B"} and videos == {"v1"}
+    assert id_to_name == {0: "A", 1: "B"} and videos == {"v1": 40.0}
     assert gt["A"]["v1"].tolist() == [[0.0, 10.0]]
     assert gt["B"]["v1"].tolist() == [[20.0, 30.0]] and "v2" not in gt["B"]
 
@@ -90,23 +91,23 @@ def test_ground_truth_filters_split_duplicates_and_tiny_segments(tmp_path):
 def test_predictions_by_name_or_id_and_unknown_label(tmp_path):
     preds = read_predictions({"results": {"v1": [{"segment": [0, 1], "label": 1, "score": 0.5},
                                                   {"segment": [0, 1], "label": "A", "score": 0.4}]}}, {0: "A", 1: "B"},
-                             {"v1"})
+                             {"v1": 10.0})
     assert preds == {"B": [("v1", 0.0, 1.0, 0.5)], "A": [("v1", 0.0, 1.0, 0.4)]}
     with pytest.raises(ValueError, match=r"preds.json: video 'v1' detection 0: unknown label 'C'"):
-        read_predictions({"results": {"v1": [{"segment": [0, 1], "label": "C", "score": 0.5}]}}, {0: "A"}, {"v1"},
+        read_predictions({"results": {"v1": [{"segment": [0, 1], "label": "C", "score": 0.5}]}}, {0: "A"}, {"v1": 10.0},
                          source="preds.json")
 
 
 @pytest.mark.parametrize("det, problem", [
-    ({"segment": [5, 1], "label": "A", "score": 0.5}, r"segment \[5.0, 1.0\] is not a finite \[start, end\]"),
-    ({"segment": [float("nan"), 1], "label": "A", "score": 0.5}, r"segment \[nan, 1.0\] is not a finite"),
+    ({"segment": [5, 1], "label": "A", "score": 0.5}, r"segment: end 1 is before start 5"),
+    ({"segment": [float("nan"), 1], "label": "A", "score": 0.5}, r"segment \[nan, 1.0\] is not finite"),
     ({"segment": [0, 1], "label": "A", "score": float("nan")}, "score nan is not finite"),
     ({"segment": [0, 1], "label": 7, "score": 0.5}, "unknown label id 7"),
     ({"segment": [0], "label": "A", "score": 0.5}, "expected 'segment': \\[s, e\\]"),
 ])
 def test_malformed_detections_are_errors(det, problem):
     with pytest.raises(ValueError, match="p.json: video 'v1' detection 0: " + problem):
-        read_predictions({"results": {"v1": [det]}}, {0: "A"}, {"v1"}, source="p.json")
+        read_predictions({"results": {"v1": [det]}}, {0: "A"}, {"v1": 10.0}, source="p.json")
 
 
 def test_videos_outside_the_split_warn_and_count_as_false_positives():
@@ -114,7 +115,7 @@ def test_videos_outside_the_split_warn_and_count_as_false_positives():
     results = {"results": {"v1": [{"segment": [0, 10], "label": "A", "score": 0.5}],
                            "vx": [{"segment": [0, 10], "label": "A", "score": 0.9}]}}
     with pytest.warns(UserWarning, match="1 video\\(s\\) outside the scored split.*'vx'"):
-        predictions = read_predictions(results, {0: "A"}, {"v1"})
+        predictions = read_predictions(results, {0: "A"}, {"v1": 10.0})
     # ranked first, the false positive halves precision at the true positive: AP = 0.5
     assert evaluate_detections(ground_truth, predictions, (0.5,))[0]["mAP@0.50"] == pytest.approx(50.0)
 
@@ -160,6 +161,18 @@ def test_external_score_fusion_hand_values():
                             {"segment": [1.0, 2.0], "label": "A", "score": pytest.approx(0.4)}]}
 
 
+@pytest.mark.parametrize("scores, problem", [
+    ([0.25, float("nan"), 0.04], r"class scores hold NaN"), ([0.25, 0.81], r"expected size 3 along axis 0"),
+    ([0.25, -0.81, 0.04], "negative class scores"), ("x", "expected a list of class scores"),
+])
+def test_external_scores_must_be_one_probability_per_class(scores, problem):
+    with pytest.raises(ValueError, match=f"cuhk.json: video 'v1': {problem}"):
+        fuse_external_scores({"v1": [{"segment": [1.0, 2.0], "label": 0, "score": 0.64}]}, {"v_v1": scores},
+                             ["A", "B", "C"], source="cuhk.json")
+    with pytest.raises(ValueError, match="cuhk.json: no entry for video 'v2'"):
+        fuse_external_scores({"v2": []}, {"v_v1": scores}, ["A", "B", "C"], source="cuhk.json")
+
+
 def test_metric_writes_results_file_and_scores_it(tmp_path):
     ann = tmp_path / "ann.json"
     write_annotations(ann)
@@ -171,3 +184,103 @@ def test_metric_writes_results_file_and_scores_it(tmp_path):
     assert metric.evaluate(1) == {"mAP@0.50": 50.0, "mAP_avg": 50.0}  # B has no detection
     written = json.loads((tmp_path / "results.json").read_text())["results"]["v1"]
     assert [d["label"] for d in written] == ["A", "A"] and written[0]["segment"] == [0.0, 10.0]
+
+
+# --- the toy set (tools/make_toy_data.py actionmamba) and mutations of it: the loader and the evaluator read
+# annotations through one reader, so they refuse the same files with the same words
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    from actionmamba import TASK
+    root = tmp_path_factory.mktemp("toy_actionmamba")
+    TASK.make_toy_data(str(root), seed=0)
+    database = json.loads((root / "annotations.json").read_text())["database"]
+    perfect = {vid: [dict(a, score=1.0) for a in v["annotations"]] for vid, v in database.items()
+               if v["subset"] == "test"}
+    (root / "perfect.json").write_text(json.dumps({"results": perfect}))
+    return root
+
+
+def toy_mutant(toy, tmp_path, change):
+    """The toy annotations with `change(video)` applied to the first test video; -> (path, video id)."""
+    data = json.loads((toy / "annotations.json").read_text())
+    vid = next(v for v, video in data["database"].items() if video["subset"] == "test")
+    change(data["database"][vid])
+    path = tmp_path / "annotations.json"
+    path.write_text(json.dumps(data))
+    return path, vid
+
+
+def toy_dataset(toy, ann_file):
+    from common.engine import load_config
+    cfg = dict(load_config("actionmamba/configs/toy/actionformer.py").test_dataloader.dataset)
+    del cfg["type"]
+    return ActionLocalizationDataset(**dict(cfg, ann_file=str(ann_file), feat_folder=str(toy / "features")))
+
+
+def evaluate_toy(ann_file, predictions, capsys, *extra):
+    capsys.readouterr()
+    evaluate_main(["--annotations", str(ann_file), "--split", "test", "--predictions", str(predictions), *extra])
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def reverse_first(video):
+    start, end = video["annotations"][0]["segment"]
+    video["annotations"][0]["segment"] = [end, start]
+
+
+def past_the_end(seconds):
+    def change(video):
+        video["annotations"][0]["segment"][1] = round(video["duration"] + seconds, 3)
+    return change
+
+
+@pytest.mark.parametrize("change, problem", [
+    (reverse_first, r"annotation 0: segment: end [\d.]+ is before start [\d.]+"),
+    (past_the_end(5.0), r"annotation 0: segment \[[\d., ]+\] ends after the video's duration [\d.]+ \(tolerance 1\)"),
+])
+def test_reversed_or_past_the_duration_ground_truth_is_an_error_in_evaluator_and_loader(toy, tmp_path, capsys,
+                                                                                       change, problem):
+    assert evaluate_toy(toy / "annotations.json", toy / "perfect.json", capsys)["mAP_avg"] == 100.0
+    path, vid = toy_mutant(toy, tmp_path, change)
+    message = f"{path}: video '{vid}' {problem}"
+    with pytest.raises(SystemExit, match=message):  # the evaluator dropped the reversed one, scored the other
+        evaluate_toy(path, toy / "perfect.json", capsys)
+    with pytest.raises(ValueError, match=message):
+        toy_dataset(toy, path)
+
+
+def test_ground_truth_within_the_tolerance_past_the_end_scores(toy, tmp_path, capsys):
+    path, vid = toy_mutant(toy, tmp_path, past_the_end(0.5))  # ActivityNet's ends overshoot by up to 0.01 s
+    assert toy_dataset(toy, path).videos
+    assert evaluate_toy(path, toy / "perfect.json", capsys)["mAP_avg"] < 100.0  # the moved end is missed
+    with pytest.raises(SystemExit, match=f"video '{vid}' annotation 0: segment .* ends after"):
+        evaluate_toy(path, toy / "perfect.json", capsys, "--duration-tolerance", "0.1")
+
+
+def test_thumos14s_known_annotation_errors_are_kept_as_upstream_scores_them(tmp_path):
+    """ActionFormer's thumos14.json has segments that start after the end of five of its videos; they stay
+    ground truth (unreachable) for those five, with a warning, and are an error anywhere else."""
+    def write(vid):
+        database = {vid: {"subset": "test", "duration": 176.25, "fps": 30.0, "annotations": [
+            {"segment": [0.4, 1.5], "label": "A", "label_id": 0},
+            {"segment": [706.3, 713.7], "label": "A", "label_id": 0}]}}
+        (tmp_path / "t.json").write_text(json.dumps({"database": database}))
+        return str(tmp_path / "t.json")
+    with pytest.warns(UserWarning, match=r"t.json: segments past the video's end kept.*1 of video_test_0000270"):
+        gt, _, videos = load_ground_truth(write("video_test_0000270"), "test")
+    assert gt["A"]["video_test_0000270"].tolist() == [[0.4, 1.5], [706.3, 713.7]] and videos == {
+        "video_test_0000270": 176.25}
+    with pytest.raises(ValueError, match=r"video 'video_test_0000271' annotation 1: .* ends after"):
+        load_ground_truth(write("video_test_0000271"), "test")
+
+
+@pytest.mark.parametrize("scale, problem", [(30.0, "ends after the video's duration"), (-1.0, "starts before 0")])
+def test_detections_outside_the_video_are_errors(toy, tmp_path, capsys, scale, problem):
+    """Detections in frames instead of seconds (x fps), or mirrored: outside [0, duration] of their video."""
+    results = json.loads((toy / "perfect.json").read_text())["results"]
+    vid = next(iter(results))
+    results[vid][0]["segment"] = sorted(scale * t for t in results[vid][0]["segment"])
+    (tmp_path / "p.json").write_text(json.dumps({"results": results}))
+    with pytest.raises(SystemExit, match=f"p.json: video '{vid}' detection 0: segment .*{problem}"):
+        evaluate_toy(toy / "annotations.json", tmp_path / "p.json", capsys)

@@ -140,6 +140,25 @@ def reference_edit(p, y):
     return (1 - d[-1, -1] / max(len(p), len(y))) * 100
 
 
+def reference_f_score(pred, gt, overlap, bg=("background",)):
+    """eval.py's f_score as written upstream: hull union, negative IoU for disjoint segments, NaN for 0 / 0."""
+    p_label, p_start, p_end = reference_segments(pred, bg)
+    y_label, y_start, y_end = (np.array(v) for v in reference_segments(gt, bg))
+    tp, fp, hits = 0, 0, np.zeros(len(y_label))
+    for j in range(len(p_label)):
+        intersection = np.minimum(p_end[j], y_end) - np.maximum(p_start[j], y_start)
+        union = np.maximum(p_end[j], y_end) - np.minimum(p_start[j], y_start)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            iou = (1.0 * intersection / union) * np.array([p_label[j] == y for y in y_label])
+        idx = np.array(iou).argmax()
+        if iou[idx] >= overlap and not hits[idx]:
+            tp += 1
+            hits[idx] = 1
+        else:
+            fp += 1
+    return tp, fp, len(y_label) - int(hits.sum())
+
+
 def test_matches_reference_transcription_on_random_sequences():
     rng = np.random.default_rng(0)
     names = np.array(["a", "b", "c", "background"])
@@ -151,6 +170,9 @@ def test_matches_reference_transcription_on_random_sequences():
         p, y = reference_segments(pred)[0], reference_segments(gt)[0]
         if p or y:
             assert edit_score(pred, gt) == pytest.approx(reference_edit(p, y))
+        if y:  # upstream crashes without a ground-truth segment
+            for overlap in (0.1, 0.25, 0.5):
+                assert f_score_counts(pred, gt, overlap) == reference_f_score(pred, gt, overlap)
 
 
 # --- prediction files and the CLI --------------------------------------------------------------------
@@ -217,3 +239,44 @@ def test_cli_refuses_unknown_labels_duplicate_videos_and_warns_about_other_files
     (tmp_path / "splits" / "test.split1.bundle").write_text("\n")
     with pytest.raises(SystemExit, match="split bundle lists no videos"):
         evaluate_main(["--data-root", str(tmp_path), "--split", "1", "--pred-dir", str(pred_dir)])
+
+
+@pytest.fixture(scope="module")
+def toy_with_predictions(tmp_path_factory):
+    """The toy data set (tools/make_toy_data.py asmamba) with every split's ground truth as its predictions."""
+    from asmamba.toy import make_toy_data
+    root = tmp_path_factory.mktemp("toy") / "asmamba"
+    make_toy_data(str(root), seed=0)
+    for split in range(1, 5):
+        pred_dir = root / "preds" / f"split_{split}"
+        pred_dir.mkdir(parents=True)
+        for line in (root / "splits" / f"test.split{split}.bundle").read_text().split():
+            video = line[:-len(".txt")]
+            write_prediction(str(pred_dir / video), (root / "groundTruth" / line).read_text().split())
+    return root
+
+
+@pytest.mark.parametrize("split", ["-1", "5"])
+def test_a_split_that_does_not_exist_is_an_error_not_the_mean_of_all(toy_with_predictions, split, capsys):
+    root = toy_with_predictions
+    evaluate_main(["--data-root", str(root), "--split", "0", "--pred-dir", str(root / "preds")])
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["acc"] == 100.0
+    with pytest.raises(SystemExit, match=rf"splits: split {split} does not exist; expected 0 \(all splits\) or "
+                                         r"one of \[1, 2, 3, 4\]"):
+        evaluate_main(["--data-root", str(root), "--split", split, "--pred-dir", str(root / "preds")])
+
+
+def test_mean_of_metrics_files_refuses_a_file_twice_and_files_without_metrics(tmp_path, capsys):
+    one, two = tmp_path / "1.json", tmp_path / "2.json"
+    one.write_text(json.dumps({"acc": 50.0, "edit": 40.0}))
+    two.write_text(json.dumps({"acc": 70.0, "edit": 60.0, "epoch": 3}))
+    evaluate_main(["--mean", str(one), str(two)])
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"acc": 60.0, "edit": 50.0}
+    with pytest.raises(SystemExit, match=r"given more than once .*1\.json"):
+        evaluate_main(["--mean", str(one), str(two), str(one)])
+    two.write_text(json.dumps({"epoch": 3}))
+    with pytest.raises(SystemExit, match=r"1\.json: no metric"):
+        evaluate_main(["--mean", str(one), str(two)])
+    two.write_text('{"acc": NaN, "edit": 1.0}')
+    with pytest.raises(SystemExit, match=r"2\.json: .*NaN"):
+        evaluate_main(["--mean", str(one), str(two)])

@@ -7,7 +7,7 @@ import torch
 
 from common.checks import InputError, check_array, check_finite, check_labels, check_lengths, check_segments, \
     check_targets
-from common.io import built_aside, load_array, load_json, written_aside
+from common.io import array_shape, built_aside, load_array, load_json, load_jsonl, written_aside
 from common.segments import paired_segment_iou, segment_iou
 
 
@@ -130,6 +130,61 @@ def test_load_array_formats_and_errors(tmp_path):
         load_array(str(tmp_path / "missing.npy"))
 
 
+def test_load_array_never_advises_unpickling(tmp_path):
+    """numpy takes any file without its header for a pickle, and says so with allow_pickle advice: each
+    kind of file that is not an array gets its own words, none of them a hint to unpickle."""
+    import pickle
+    np.save(tmp_path / "a.npy", np.ones((50, 3), np.float32))
+    whole = (tmp_path / "a.npy").read_bytes()
+    (tmp_path / "header.npy").write_bytes(whole[:100])
+    (tmp_path / "data.npy").write_bytes(whole[:300])
+    (tmp_path / "text.npy").write_text("0.1 0.2 0.3\n")
+    (tmp_path / "pickle.npy").write_bytes(pickle.dumps({"feats": [1, 2]}))
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    np.savez(tmp_path / "obj.npz", x=np.array([{"a": 1}], dtype=object))
+    cases = [("header.npy", None, "empty or truncated"), ("data.npy", None, "empty or truncated"),
+             ("data.npy", "r", "empty or truncated"), ("text.npy", None, "not a .npy array"),
+             ("pickle.npy", None, "a pickled Python object, not a numeric array"),
+             ("obj.npy", "r", "holds pickled Python objects"), ("obj.npz", None, "holds pickled Python objects")]
+    for name, mmap_mode, words in cases:
+        with pytest.raises(InputError, match=f"{name}: .*{words}") as err:
+            load_array(str(tmp_path / name), mmap_mode=mmap_mode)
+        assert "allow_pickle" not in str(err.value) and "pickle.load" not in str(err.value)
+
+
+def test_array_shape_reads_headers_only_with_load_arrays_errors(tmp_path):
+    np.save(tmp_path / "a.npy", np.ones((4, 3), np.float32))
+    np.savez(tmp_path / "b.npz", features=np.ones((5, 2)), other=np.ones(1))
+    np.savez_compressed(tmp_path / "c.npz", x=np.ones((6, 7)))
+    torch.save(torch.ones(2, 3), tmp_path / "d.pt")
+    assert array_shape(str(tmp_path / "a.npy")) == (4, 3) and array_shape(str(tmp_path / "d.pt")) == (2, 3)
+    assert array_shape(str(tmp_path / "b.npz"), "features") == (5, 2) and array_shape(str(tmp_path / "c.npz")) == (6, 7)
+    with pytest.raises(InputError, match=r"b.npz: expected an array under key 'x', found keys \['features', 'other'\]"):
+        array_shape(str(tmp_path / "b.npz"), "x")
+    np.savez(tmp_path / "o.npz", x=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(InputError, match="o.npz: holds pickled Python objects"):
+        array_shape(str(tmp_path / "o.npz"))
+    (tmp_path / "e.npz").write_bytes((tmp_path / "b.npz").read_bytes()[:50])
+    with pytest.raises(InputError, match="e.npz: unreadable feature file, empty or truncated"):
+        array_shape(str(tmp_path / "e.npz"))
+    with pytest.raises(FileNotFoundError, match="f.npz: feature file not found"):
+        array_shape(str(tmp_path / "f.npz"))
+
+
+def test_load_jsonl_names_file_and_line(tmp_path):
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"qid": 1}\n\n{"qid": 2, "vid": "a"}\n')
+    assert load_jsonl(str(path)) == [{"qid": 1}, {"qid": 2, "vid": "a"}]
+    for text, problem in (('{"qid": 1}\n{"qid": 2, "qid": 3}\n', "line 2: key 'qid' appears twice"),
+                          ('{"qid": 1}\n[1]\n', "line 2: expected a JSON object, found list"),
+                          ('{"qid": 1,\n', "line 1: not valid JSON")):
+        path.write_text(text)
+        with pytest.raises(InputError, match=f"m.jsonl: {problem}"):
+            load_jsonl(str(path))
+    with pytest.raises(FileNotFoundError, match="JSON-lines file not found: .*x.jsonl"):
+        load_jsonl(str(tmp_path / "x.jsonl"))
+
+
 def test_load_json_errors(tmp_path):
     (tmp_path / "d.json").write_text('{"a": 1, "a": 2}')
     with pytest.raises(InputError, match="d.json: key 'a' appears twice"):
@@ -203,3 +258,25 @@ def test_video_reader_names_the_file(tmp_path):
         probe_video(str(broken), count=True)
     with pytest.raises(FileNotFoundError, match="nothere.mp4: video not found"):
         probe_video(str(tmp_path / "nothere.mp4"))
+
+
+def test_probe_videos_in_threads_raises_the_first_failure_in_list_order_with_its_place(tmp_path):
+    from common.video import probe_videos
+    av = pytest.importorskip("av")
+    paths = []
+    for i in range(6):
+        paths.append(str(tmp_path / f"v{i}.mp4"))
+        with av.open(paths[-1], "w") as container:
+            stream = container.add_stream("libx264", rate=10)
+            stream.width, stream.height, stream.pix_fmt = 16, 16, "yuv420p"
+            for _ in range(i + 1):
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(np.zeros((16, 16, 3), np.uint8), "rgb24")))
+            container.mux(stream.encode())
+    assert [info.num_frames for info in probe_videos(paths, workers=3)] == [1, 2, 3, 4, 5, 6]
+    (tmp_path / "v4.mp4").write_bytes(b"\x00" * 64)
+    (tmp_path / "v2.mp4").unlink()
+    where = [f"list.txt line {i + 1}" for i in range(6)]
+    with pytest.raises(FileNotFoundError, match="list.txt line 3: .*v2.mp4: video not found"):
+        probe_videos(paths, where, workers=3)
+    with pytest.raises(InputError, match="list.txt line 5: .*v4.mp4: cannot open the video"):
+        probe_videos(paths[3:], where[3:])

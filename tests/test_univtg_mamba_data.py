@@ -103,9 +103,13 @@ def test_bad_feature_files_are_named(tmp_path, break_it, message):
 
 @pytest.mark.parametrize("lines, message", [
     (['{"qid": 7,'], "line 1: not valid JSON"),
+    (['{"qid": 7, "qid": 8}'], "line 1: key 'qid' appears twice"),
     ([json.dumps(QUERY), json.dumps(QUERY)], "qid 7 appears more than once"),
     ([json.dumps(dict(QUERY, relevant_windows=[[10, 4]]))], "relevant_windows"),
     ([json.dumps(dict(QUERY, saliency_scores=[[1, 2]] * 3))], "3 annotators"),
+    ([json.dumps(dict(QUERY, saliency_scores=[[1, 2, 5], [4, 4, 4], [0, 0, 3]]))],
+     r"qid 7: 'saliency_scores' entry 5 outside the 5 classes \[0, 5\)"),
+    ([json.dumps(dict(QUERY, relevant_clip_ids=[2, 3, 3]))], r"'relevant_clip_ids' lists clips twice: \[3\]"),
     ([json.dumps(QUERY), json.dumps({k: v for k, v in QUERY.items() if k != "relevant_windows"} | {"qid": 9})],
      "some queries have 'relevant_windows'"),
     ([], "no queries"),
@@ -116,3 +120,99 @@ def test_bad_metadata_is_named(tmp_path, lines, message):
     ann.write_text("".join(line + "\n" for line in lines))
     with pytest.raises(ValueError, match=message):
         dataset(tmp_path, ann)
+
+
+# --- the toy set (tools/make_toy_data.py univtg_mamba) and mutations of it ----------------------------------
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    from univtg_mamba import TASK
+    root = tmp_path_factory.mktemp("toy") / "univtg_mamba"
+    TASK.make_toy_data(str(root), seed=0)
+    return root
+
+
+def toy_dataset(toy, split="train", ann_file=None):
+    from common.engine import load_config
+    loader = load_config("univtg_mamba/configs/toy/univtg.py")[f"{split}_dataloader"]
+    cfg = {k: v for k, v in loader.dataset.items() if k != "type"}
+    cfg.update(video_feat_dirs=[str(toy / "vid_slowfast"), str(toy / "vid_clip")], text_feat_dir=str(toy / "txt_clip"),
+               ann_file=str(ann_file or toy / "metadata" / f"qvhighlights_{split}.jsonl"))
+    return MomentRetrievalDataset(**cfg)
+
+
+def mutated_metadata(toy, tmp_path, split, change):
+    """The toy split's metadata with `change(first query)` applied, written to tmp_path; -> (path, query)."""
+    lines = [json.loads(line) for line in (toy / "metadata" / f"qvhighlights_{split}.jsonl").read_text().splitlines()]
+    change(lines[0])
+    path = tmp_path / f"qvhighlights_{split}.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path, lines[0]
+
+
+def test_training_windows_past_the_duration_are_an_error(toy, tmp_path):
+    assert len(toy_dataset(toy)) > 0
+    path, query = mutated_metadata(toy, tmp_path, "train",
+                                   lambda q: q["relevant_windows"][0].__setitem__(1, q["duration"] + 20))
+    with pytest.raises(ValueError, match=rf"{path}: qid {query['qid']}: 'relevant_windows' entry( 0)? "
+                                         rf"\[.*\] ends after the video's duration {query['duration']} "
+                                         r"\(tolerance 1\)"):
+        toy_dataset(toy, ann_file=path)
+
+
+def cut_stream(toy, tmp_path, clips):
+    """A copy of the toy's CLIP stream folder with the first training video `clips` clips shorter."""
+    import shutil
+    folder = tmp_path / "vid_clip"
+    shutil.copytree(toy / "vid_clip", folder)
+    vid = json.loads((toy / "metadata" / "qvhighlights_train.jsonl").read_text().splitlines()[0])["vid"]
+    features = np.load(folder / f"{vid}.npz")["features"]
+    np.savez(folder / f"{vid}.npz", features=features[:len(features) - clips])
+    return folder, vid, len(features)
+
+
+def test_a_video_whose_streams_differ_by_more_than_a_clip_is_an_error_naming_both_files(toy, tmp_path):
+    folder, vid, n = cut_stream(toy, tmp_path, 3)
+    cfg_toy = tmp_path / "toy"
+    cfg_toy.mkdir()
+    for name in ("vid_slowfast", "txt_clip", "metadata"):
+        (cfg_toy / name).symlink_to(toy / name)
+    (cfg_toy / "vid_clip").symlink_to(folder)
+    message = (rf"qvhighlights_train.jsonl: video '{vid}': feature streams disagree in length \(.*vid_slowfast/{vid}"
+               rf"\.npz: {n}, .*vid_clip/{vid}\.npz: {n - 3} clips\); they must agree within 1")
+    with pytest.raises(ValueError, match=message):  # before: cut to 28 of 31 clips without a word
+        toy_dataset(cfg_toy)
+
+
+def test_streams_one_clip_apart_are_cut_to_the_shorter_as_upstream(toy, tmp_path):
+    folder, vid, n = cut_stream(toy, tmp_path, 1)
+    cfg_toy = tmp_path / "toy"
+    cfg_toy.mkdir()
+    for name in ("vid_slowfast", "txt_clip", "metadata"):
+        (cfg_toy / name).symlink_to(toy / name)
+    (cfg_toy / "vid_clip").symlink_to(folder)
+    dataset = toy_dataset(cfg_toy)
+    assert dataset.items[0]["vid"] == vid and dataset[0]["video"].shape[0] == n - 1
+
+
+def test_a_video_with_two_durations_and_a_pickled_feature_file_are_errors(toy, tmp_path):
+    train = [json.loads(line) for line in (toy / "metadata" / "qvhighlights_train.jsonl").read_text().splitlines()]
+    second = next(i for i, q in enumerate(train) if i and q["vid"] == train[0]["vid"])
+    path, _ = mutated_metadata(toy, tmp_path, "train", lambda q: q.__setitem__("duration", q["duration"] + 2))
+    with pytest.raises(ValueError, match=rf"qid {train[second]['qid']}: video '{train[0]['vid']}' has duration "
+                                         rf"{train[0]['duration']}, another query of it {train[0]['duration'] + 2}"):
+        toy_dataset(toy, ann_file=path)
+    text = tmp_path / "txt_clip"
+    text.mkdir()
+    for f in (toy / "txt_clip").iterdir():
+        (text / f.name).symlink_to(f)
+    (text / f"{train[0]['qid']}.npz").unlink()
+    np.savez(text / f"{train[0]['qid']}.npz", last_hidden_state=np.array([{"a": 1}], dtype=object))
+    cfg_toy = tmp_path / "toy"
+    cfg_toy.mkdir()
+    for name in ("vid_slowfast", "vid_clip", "metadata"):
+        (cfg_toy / name).symlink_to(toy / name)
+    (cfg_toy / "txt_clip").symlink_to(text)
+    with pytest.raises(ValueError, match=rf"txt_clip/{train[0]['qid']}.npz: holds pickled Python objects") as err:
+        toy_dataset(cfg_toy)
+    assert "allow_pickle" not in str(err.value)

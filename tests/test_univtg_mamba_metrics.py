@@ -150,3 +150,57 @@ def test_cli_prints_the_brief_dict_last_and_refuses_mismatched_queries(tmp_path,
         evaluate_main(["--submission", str(sub_file), "--ground-truth", str(gt_file)])
     evaluate_main(["--submission", str(sub_file), "--ground-truth", str(gt_file), "--allow-mismatched-queries"])
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["HL-min-VeryGood-mAP-key"] == 61.11
+
+
+# --- the toy set (tools/make_toy_data.py univtg_mamba) and mutations of its submission / ground truth ---------
+
+@pytest.fixture(scope="module")
+def toy_val(tmp_path_factory):
+    """The toy validation metadata and the perfect submission for it (its own windows, its own saliency)."""
+    from univtg_mamba import TASK
+    root = tmp_path_factory.mktemp("toy") / "univtg_mamba"
+    TASK.make_toy_data(str(root), seed=0)
+    ground_truth = root / "metadata" / "qvhighlights_val.jsonl"
+    lines = [json.loads(line) for line in ground_truth.read_text().splitlines()]
+    perfect = []
+    for d in lines:
+        saliency = np.zeros(int(d["duration"] // 2))
+        saliency[d["relevant_clip_ids"]] = np.mean(d["saliency_scores"], axis=1)
+        perfect.append(pred(d["qid"], [w + [1.0] for w in d["relevant_windows"]], saliency.tolist()))
+    return ground_truth, perfect
+
+
+def score(tmp_path, ground_truth, submission, capsys):
+    path = tmp_path / "submission.jsonl"
+    path.write_text("".join(json.dumps(d) + "\n" for d in submission))
+    capsys.readouterr()
+    evaluate_main(["--submission", str(path), "--ground-truth", str(ground_truth)])
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_reversed_predicted_windows_are_an_error_not_a_perfect_match(toy_val, tmp_path, capsys):
+    ground_truth, perfect = toy_val
+    assert score(tmp_path, ground_truth, perfect, capsys)["MR-full-mAP-key"] == 100.0
+    # a reversed window [end, start] has union 0 - 0 under upstream's IoU: NaN, which the matching took for a hit
+    reversed_ = [dict(d, pred_relevant_windows=[[e, s, c] for s, e, c in d["pred_relevant_windows"]])
+                 for d in perfect]
+    qid = reversed_[0]["qid"]
+    with pytest.raises(SystemExit, match=rf"submission.jsonl: qid {qid}: 'pred_relevant_windows' entry( 0)?: end "
+                                         r"[\d.]+ is before start [\d.]+"):
+        score(tmp_path, ground_truth, reversed_, capsys)
+
+
+def test_validation_windows_past_the_duration_are_an_error_in_the_cli_and_the_metric(toy_val, tmp_path, capsys):
+    from univtg_mamba.metrics import MomentRetrievalMetric
+    ground_truth, perfect = toy_val
+    lines = [json.loads(line) for line in ground_truth.read_text().splitlines()]
+    lines[0]["relevant_windows"][-1][1] = lines[0]["duration"] + 30
+    bad = tmp_path / "qvhighlights_val.jsonl"
+    bad.write_text("".join(json.dumps(d) + "\n" for d in lines))
+    message = rf"{bad}: qid {lines[0]['qid']}: 'relevant_windows' entry( \d)? \[.*\] ends after the video's duration"
+    with pytest.raises(SystemExit, match=message):
+        score(tmp_path, bad, perfect, capsys)
+    metric = MomentRetrievalMetric()
+    metric.dataset_meta = dict(ann_file=str(bad))
+    with pytest.raises(ValueError, match=message):
+        metric.compute_metrics([dict(d, duration=1.0) for d in perfect])

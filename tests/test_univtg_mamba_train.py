@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from common.engine import build_runner, load_config
+from common.segments import segment_iou
 from univtg_mamba.evaluate import main as evaluate_main
-from univtg_mamba.metrics import iou_cross, read_jsonl
+from univtg_mamba.metrics import read_jsonl
 from univtg_mamba.toy import make_toy_data
 
 EPOCHS = 12
@@ -24,7 +25,7 @@ def query_blind_ceiling(ground_truth, iou=0.3):
     r1 = hit = 0
     for items in by_video.values():
         candidates = [w for item in items for w in item["relevant_windows"]]
-        r1 += max(sum(iou_cross([w], item["relevant_windows"]).max() >= iou for item in items) for w in candidates)
+        r1 += max(sum(segment_iou(w, item["relevant_windows"]).max() >= iou for item in items) for w in candidates)
         clips = defaultdict(int)
         for item in items:
             for clip, scores in zip(item["relevant_clip_ids"], item["saliency_scores"]):

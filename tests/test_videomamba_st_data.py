@@ -123,10 +123,10 @@ def test_epic_kitchens_segments_sample_inside_their_timestamps(tmp_path):
 def test_epic_kitchens_bad_rows_name_the_file_and_line(tmp_path):
     ann = write_epic(tmp_path, ['P01_01_0,P01,P01_01,00:00:00.00,00:00:02.00,00:00:01.00,0,0,"x",x,3,y,7,"[]",[]\n'])
     from videomamba_st.datasets import EpicKitchensDataset
-    with pytest.raises(ValueError, match=r"EPIC_100_train.csv:2: .*empty"):
+    with pytest.raises(ValueError, match=r"EPIC_100_train.csv: line 2: .*empty"):
         EpicKitchensDataset(ann, pipeline=[])
     ann = write_epic(tmp_path, ['P01_01_0,P01,P01_01,00:00:00.00,00:00:01.00,00:00:02.00,0,0,"x",x,97,y,7,"[]",[]\n'])
-    with pytest.raises(ValueError, match=r"verb_class 97 outside \[0, 97\)"):
+    with pytest.raises(ValueError, match=r"line 2: verb_class 97 outside the 97 classes \[0, 97\)"):
         EpicKitchensDataset(ann, pipeline=[])
 
 
@@ -214,3 +214,138 @@ def test_plot_predictions_draws_every_run_on_shared_videos(toy_root, tmp_path):
     path = tmp_path / "predictions.png"
     TASK.plot_predictions(cfg, runs, str(path))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+
+
+# --- the toy set (videomamba_st.toy, as tools/make_toy_data.py writes it, one video per class) and mutations
+
+def toy_list(toy_root, tmp_path, split, change):
+    """A copy of the toy split's video list with `change(lines)` applied; -> its path."""
+    lines = open(f"{toy_root}/{split}_list_videos.txt").read().splitlines()
+    change(lines)
+    path = tmp_path / f"{split}_list_videos.txt"
+    path.write_text("".join(line + "\n" for line in lines))
+    return str(path)
+
+
+def toy_dataset_from(root, ann_file, split):
+    cfg = load_config(os.path.join(CONFIGS, "toy/vit_joint.py"))
+    loader = cfg.train_dataloader if split == "train" else cfg.val_dataloader
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope("mmaction"):
+        return DATASETS.build(dict(loader.dataset, ann_file=ann_file, data_prefix=dict(video=f"{root}/videos_{split}")))
+
+
+@pytest.mark.parametrize("split", ["train", "val"])
+def test_a_label_equal_to_num_classes_is_an_error_naming_the_list_and_line(toy_root, tmp_path, split):
+    """Before: training stopped with torch's 'Target 12 is out of bounds'; validation scored the video as wrong and
+    wrote a predictions.json that videomamba_st.evaluate refuses."""
+    def label_12(lines):
+        lines[2] = lines[2].split()[0] + " 12"
+    path = toy_list(toy_root, tmp_path, split, label_12)
+    message = rf"{split}_list_videos.txt: line 3: label 12 outside the 12 classes \[0, 12\)"
+    with pytest.raises(ValueError, match=message):
+        toy_dataset_from(toy_root, path, split)
+
+
+def test_a_video_listed_twice_or_a_line_without_label_is_an_error(toy_root, tmp_path):
+    path = toy_list(toy_root, tmp_path, "val", lambda lines: lines.append(lines[0]))
+    with pytest.raises(ValueError, match=r"line 13: video 'val_0000.mp4' listed again \(first on line 1\)"):
+        toy_dataset_from(toy_root, path, "val")
+    path = toy_list(toy_root, tmp_path, "val", lambda lines: lines.__setitem__(1, lines[1].split()[0]))
+    with pytest.raises(ValueError, match=r"line 2: expected '<video> <class id>', found 'val_0001.mp4'"):
+        toy_dataset_from(toy_root, path, "val")
+
+
+def test_every_listed_video_is_opened_at_start_up_and_a_failure_names_line_and_file(toy_root, tmp_path):
+    """Before: decord's 'Error reading N bytes' at the video's first read, for a validation video after the whole
+    training. Now building the validation data set (the runner does before the first epoch) fails."""
+    import shutil
+    import time
+    videos = tmp_path / "videos_val"
+    shutil.copytree(f"{toy_root}/videos_val", videos)
+    start = time.perf_counter()
+    dataset = toy_dataset_from(tmp_path, f"{toy_root}/val_list_videos.txt", "val")
+    assert len(dataset) == 12 and time.perf_counter() - start < 10
+    (videos / "val_0005.mp4").write_bytes(b"\x00" * 1000)
+    with pytest.raises(ValueError, match=r"val_list_videos.txt: line 6: .*videos_val/val_0005.mp4: cannot open"):
+        toy_dataset_from(tmp_path, f"{toy_root}/val_list_videos.txt", "val")
+    (videos / "val_0005.mp4").unlink()
+    with pytest.raises(FileNotFoundError, match=r"line 6: .*val_0005.mp4: video not found"):
+        toy_dataset_from(tmp_path, f"{toy_root}/val_list_videos.txt", "val")
+    # a file that breaks after start-up: the pipeline's failure names it
+    (videos / "val_0003.mp4").write_bytes((videos / "val_0004.mp4").read_bytes()[:300])
+    with pytest.raises(ValueError, match=r"videos_val/val_0003.mp4: the pipeline failed on this video "
+                                         r"\(RuntimeError: Error reading 300 bytes"):
+        dataset[3]
+
+
+def test_metric_refuses_a_label_outside_its_scores_and_non_finite_scores(tmp_path):
+    metric = VideoClassificationMetric(out_dir=str(tmp_path))
+    with pytest.raises(ValueError, match=r"v7.mp4: the model's classes: label 3 outside the 3 classes \[0, 3\)"):
+        metric.process({}, [dict(pred_score=torch.tensor([0.2, 0.3, 0.5]), gt_label=torch.tensor([3]),
+                                 filename="v7.mp4")])
+    with pytest.raises(ValueError, match=r"v8.mp4: the model's scores hold NaN"):
+        metric.process({}, [dict(pred_score=torch.tensor([0.2, float("nan"), 0.5]), gt_label=torch.tensor([0]),
+                                 filename="v8.mp4")])
+
+
+def epic_video(tmp_path, seconds=4):
+    video_dir = tmp_path / "P01" / "videos"
+    video_dir.mkdir(parents=True, exist_ok=True)
+    toy.write_mp4(str(video_dir / "P01_01.MP4"), toy.render(0, np.random.default_rng(0))[:8 * seconds], fps=8)
+    return str(video_dir / "P01_01.MP4")
+
+
+def epic_row(narration, start, stop):
+    return f'{narration},P01,P01_01,00:00:00.00,{start},{stop},0,0,"x",x,3,y,7,"[]",[]\n'
+
+
+def test_an_epic_segment_after_its_video_ends_is_an_error_naming_line_and_video(tmp_path):
+    """Before: TrimToSegment clamped its start to the last frame, and the segment trained on that frame repeated."""
+    from videomamba_st.datasets import EpicKitchensDataset
+    video = epic_video(tmp_path)                                               # 32 frames at 8 fps: 4 s
+    ok = write_epic(tmp_path, [epic_row("P01_01_0", "00:00:01.00", "00:00:02.00"),
+                               epic_row("P01_01_1", "00:00:03.50", "00:00:04.50")])  # 0.5 s past the end: rounding
+    assert len(EpicKitchensDataset(ok, pipeline=[], data_prefix=dict(video=str(tmp_path)))) == 2
+    late = write_epic(tmp_path, [epic_row("P01_01_0", "00:00:01.00", "00:00:02.00"),
+                                 epic_row("P01_01_1", "00:00:06.00", "00:00:07.00")])
+    with pytest.raises(ValueError, match=rf"EPIC_100_train.csv: line 3: segment \[6.0, 7.0\] s starts after the end of "
+                                         rf"{video} \(32 frames at 8 fps, 4.00 s\)"):
+        EpicKitchensDataset(late, pipeline=[], data_prefix=dict(video=str(tmp_path)))
+    long = write_epic(tmp_path, [epic_row("P01_01_0", "00:00:03.00", "00:00:09.00")])
+    with pytest.raises(ValueError, match=rf"line 2: video {video}: segment \[3.0, 9.0\] ends after the video's "
+                                         r"duration 4 \(tolerance 1\)"):
+        EpicKitchensDataset(long, pipeline=[], data_prefix=dict(video=str(tmp_path)))
+    twice = write_epic(tmp_path, [epic_row("P01_01_0", "00:00:01.00", "00:00:02.00")] * 2)
+    with pytest.raises(ValueError, match=r"line 3: narration_id 'P01_01_0' again \(first on line 2\)"):
+        EpicKitchensDataset(twice, pipeline=[], data_prefix=dict(video=str(tmp_path)))
+    from videomamba_st.datasets import TrimToSegment
+    with pytest.raises(ValueError, match=r"P01_01.MP4: segment \[6.0, 7.0\] s starts at frame 48, after the video's"):
+        TrimToSegment()(dict(filename=video, avg_fps=8.0, total_frames=32, start_second=6.0, stop_second=7.0))
+
+
+def test_epic_predictions_are_keyed_by_narration_id_so_the_cli_reads_them(tmp_path, capsys):
+    """Several segments share one video file: keyed by file name, the metric's predictions.json was refused by
+    videomamba_st.evaluate ('videos listed twice')."""
+    from videomamba_st.datasets import EpicKitchensDataset
+    epic_video(tmp_path)
+    ann = write_epic(tmp_path, [epic_row("P01_01_0", "00:00:00.50", "00:00:01.50"),
+                                epic_row("P01_01_1", "00:00:02.00", "00:00:03.00")])
+    cfg = load_config(os.path.join(CONFIGS, "epic_kitchens100_noun_timesformer.py"))
+    pipeline = [dict(type="DecordInit"), dict(type="TrimToSegment"),
+                dict(type="UniformSample", clip_len=2, num_clips=1, test_mode=True), dict(type="DecordDecode"),
+                dict(type="FormatShape", input_format="NCTHW"), cfg.test_pipeline[-1]]
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope("mmaction"):
+        dataset = DATASETS.build(dict(cfg.val_dataloader.dataset, ann_file=ann, pipeline=pipeline,
+                                      data_prefix=dict(video=str(tmp_path))))
+    samples = [dataset[i]["data_samples"] for i in range(2)]
+    assert [s.metainfo["sample_id"] for s in samples] == ["P01_01_0", "P01_01_1"]
+    metric = VideoClassificationMetric(out_dir=str(tmp_path))
+    metric.process({}, [dict(pred_score=torch.tensor([0.9, 0.1]), gt_label=torch.tensor([0]), **s.metainfo)
+                        for s in samples])
+    metric.compute_metrics(metric.results)
+    predictions = json.load(open(tmp_path / "predictions.json"))["videos"]
+    assert [v["id"] for v in predictions] == ["P01_01_0", "P01_01_1"] and len({v["filename"] for v in predictions}) == 1
+    evaluate_main([str(tmp_path / "predictions.json"), "--topk", "1"])
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"top1": 1.0, "mean1": 1.0}

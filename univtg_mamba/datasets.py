@@ -10,7 +10,9 @@ UniVTG's layout, data/<name>/ (QVHighlights: 2 s clips; Charades-STA: 1 s clips)
     txt_clip/<qid>.npz              "last_hidden_state": (tokens, 512) CLIP text tokens (and "pooler_output")
 
 Read as UniVTG's DatasetMR reads them: each video stream L2-normalised per clip (eps 1e-5), the streams cut
-to the shortest and concatenated in the configured order, then the temporal endpoint feature [t / L,
+to the shortest (they may differ by one clip, as real SlowFast / CLIP features do; by more is an error naming
+the files, checked for every video from the file headers when the data set is built) and concatenated in the
+configured order, then the temporal endpoint feature [t / L,
 (t + 1) / L] appended (ctx_mode "video_tef"); text tokens L2-normalised; nothing truncated.
 
 Targets, UniVTG's dense formulation (every clip predicts): clip t's anchor is (t + clip_len / 2) / L (UniVTG's
@@ -24,25 +26,29 @@ import random
 import numpy as np
 import torch
 
+from common.checks import InputError, check_finite, check_lengths
 from common.engine import DATASETS, FUNCTIONS
+from common.io import array_shape, load_array
 from .metrics import check_ground_truth, check_unique_qids, has_labels, is_number, read_jsonl
 
 L2_EPS = 1e-5  # UniVTG's l2_normalize_np_array
+# Clips the video streams of one video may differ by: upstream cuts to the shortest because "some features are
+# slightly longer than the others" (SlowFast and CLIP features of one QVHighlights video, extracted with their
+# own clip boundaries, end one clip apart); more than that is another video's file or a broken extraction.
+STREAM_LENGTH_TOLERANCE = 1
+
+
+def check_feature_shape(path, key, shape, width):
+    if len(shape) != 2 or shape[1] != width or shape[0] == 0:
+        raise InputError(f"{path}: expected a (rows >= 1, {width}) array under {key!r}, found shape {tuple(shape)}")
 
 
 def load_npz_array(path, key, width):
-    """One (rows, width) float32 array stored under `key` of an .npz file; errors name the file."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: feature file not found")
-    with np.load(path) as archive:
-        if key not in archive:
-            raise KeyError(f"{path}: expected an array under key {key!r}, found {sorted(archive.files)}")
-        array = archive[key]
-    if array.ndim != 2 or array.shape[1] != width or array.shape[0] == 0:
-        raise ValueError(f"{path}: expected a (rows >= 1, {width}) array under {key!r}, found shape {array.shape}")
-    if not np.isfinite(array).all():
-        raise ValueError(f"{path}: {key!r} contains NaN or Inf")
-    return array.astype(np.float32)
+    """One (rows, width) float32 array stored under `key` of an .npz file (common.io.load_array: nothing is
+    unpickled); errors name the file."""
+    array = load_array(path, key)
+    check_feature_shape(path, key, array.shape, width)
+    return check_finite(array, path, what=f"{key!r} values").astype(np.float32)
 
 
 def l2_normalize(x):
@@ -129,6 +135,28 @@ class MomentRetrievalDataset(torch.utils.data.Dataset):
         missing = [p for item in self.items for p in self.feature_paths(item) if not os.path.isfile(p)]
         if missing:
             raise FileNotFoundError(f"{ann_file}: {len(missing)} feature files not found, e.g. {missing[:3]}")
+        self.check_feature_files()
+
+    def check_feature_files(self):
+        """Every feature file's shape (from its header): widths, at least one row, and a video's streams within
+        STREAM_LENGTH_TOLERANCE clips of each other; a video's queries must agree on its duration."""
+        durations = {}
+        for item in self.items:
+            if durations.setdefault(item["vid"], item["duration"]) != item["duration"]:
+                raise InputError(f"{self.ann_file}: qid {item['qid']!r}: video {item['vid']!r} has duration "
+                                 f"{item['duration']}, another query of it {durations[item['vid']]}")
+            text = self.feature_paths(item)[-1]
+            check_feature_shape(text, self.text_key, array_shape(text, self.text_key), self.text_feat_dim)
+        for item in {item["vid"]: item for item in self.items}.values():
+            self.stream_lengths(item, {path: array_shape(path, "features")
+                                       for path in self.feature_paths(item)[:-1]})
+
+    def stream_lengths(self, item, shapes):
+        """Checks the video streams' shapes ({path: shape}); returns the clips they share."""
+        for (path, shape), width in zip(shapes.items(), self.video_feat_dims):
+            check_feature_shape(path, "features", shape, width)
+        return check_lengths({path: shape[0] for path, shape in shapes.items()}, f"{self.ann_file}: video "
+                             f"{item['vid']!r}", tolerance=STREAM_LENGTH_TOLERANCE, what="clips")
 
     @property
     def metainfo(self):
@@ -147,11 +175,11 @@ class MomentRetrievalDataset(torch.utils.data.Dataset):
         return len(self.items)
 
     def load_video(self, item):
-        streams = [load_npz_array(path, "features", dim) for path, dim in
-                   zip(self.feature_paths(item)[:-1], self.video_feat_dims)]
+        paths = self.feature_paths(item)[:-1]
+        streams = [load_npz_array(path, "features", dim) for path, dim in zip(paths, self.video_feat_dims)]
+        n_clips = self.stream_lengths(item, {path: s.shape for path, s in zip(paths, streams)})
         if self.normalize_video:
             streams = [l2_normalize(s) for s in streams]
-        n_clips = min(len(s) for s in streams)  # some streams are a clip or two longer than the others
         video = torch.from_numpy(np.concatenate([s[:n_clips] for s in streams], axis=1))
         if self.use_tef:
             start = torch.arange(n_clips, dtype=torch.float32) / n_clips

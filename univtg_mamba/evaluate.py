@@ -31,7 +31,8 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         metrics = eval_submission(read_jsonl(args.submission), read_jsonl(args.ground_truth),
-                                  match_number=not args.allow_mismatched_queries, source=args.submission)
+                                  match_number=not args.allow_mismatched_queries, source=args.submission,
+                                  gt_source=args.ground_truth)
     except (FileNotFoundError, ValueError) as err:
         raise SystemExit(f"error: {err}")
     if args.out:

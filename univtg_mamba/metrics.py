@@ -27,14 +27,23 @@ from collections import OrderedDict
 import numpy as np
 from mmengine.evaluator import BaseMetric
 
+from common.checks import check_labels, check_segments
 from common.engine import METRICS, atomic_write_text
+from common.io import load_jsonl
+from common.segments import paired_segment_iou, segment_iou
 
 MAP_IOUS = [float(f"{t:.2f}") for t in np.linspace(0.5, 0.95, 10)]
 RECALL_IOUS = [float(f"{t:.2f}") for t in np.linspace(0.3, 0.95, 14)]
 LENGTH_RANGES = OrderedDict(short=(0, 10), middle=(10, 30), long=(30, math.inf), full=(0, math.inf))
 HL_MIN_SCORES = OrderedDict(Fair=2, Good=3, VeryGood=4)
+SALIENCY_LEVELS = 5  # annotators score a clip 0..4
 HL_CLIP_LENGTH = 2  # eval.py's mk_gt_scores: QVHighlights clips, whatever the features' clip length
 MAP_MAX_WINDOWS, R5_WINDOWS = 10, 5
+# How far a ground-truth window may reach past [0, duration], in seconds. UniVTG's metadata never goes past:
+# QVHighlights val (1550 queries) ends at most at the duration, Charades-STA's ends are clipped to it; a second
+# covers windows rounded to 0.1 s. Predicted windows have no upper bound: Moment-DETR's published QVHighlights
+# submission ends windows at 150 s, the clip's length, on videos whose 'duration' says 128.
+WINDOW_TOLERANCE = 1.0
 
 
 def percent(value):
@@ -46,21 +55,8 @@ def percent(value):
 
 
 def read_jsonl(path):
-    """One JSON object per line; errors name the file and the line."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: file not found")
-    lines = []
-    with open(path) as f:
-        for number, text in enumerate(f, 1):
-            if not text.strip():
-                continue
-            try:
-                item = json.loads(text)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path}: line {number}: not valid JSON ({err})") from None
-            if not isinstance(item, dict):
-                raise ValueError(f"{path}: line {number}: expected a JSON object, found {type(item).__name__}")
-            lines.append(item)
+    """One JSON object per line (common.io.load_jsonl); errors name the file and the line."""
+    lines = load_jsonl(path, "metadata / submission file")
     if not lines:
         raise ValueError(f"{path}: no queries in the file")
     return lines
@@ -100,9 +96,11 @@ def check_ground_truth(lines, source="ground truth"):
             raise ValueError(f"{where}: expected a positive 'duration' in seconds, found {item.get('duration')!r}")
         windows = item.get("relevant_windows")
         if not isinstance(windows, list) or not windows or not all(
-                isinstance(w, list) and len(w) == 2 and all(map(is_number, w)) and 0 <= w[0] <= w[1] for w in windows):
-            raise ValueError(f"{where}: expected 'relevant_windows' as a non-empty list of [start, end] seconds "
-                             f"with 0 <= start <= end, found {windows!r}")
+                isinstance(w, list) and len(w) == 2 and all(map(is_number, w)) for w in windows):
+            raise ValueError(f"{where}: expected 'relevant_windows' as a non-empty list of [start, end] seconds, "
+                             f"found {windows!r}")
+        check_segments(windows, source, f"qid {item['qid']!r}", duration=item["duration"], tolerance=WINDOW_TOLERANCE,
+                       what="'relevant_windows' entry")
     has_saliency = all_or_none(lines, "saliency_scores", source)
     if has_saliency:
         for item in lines:
@@ -116,12 +114,17 @@ def check_ground_truth(lines, source="ground truth"):
                     isinstance(s, list) and len(s) == 3 and all(map(is_number, s)) for s in scores):
                 raise ValueError(f"{where}: expected 'saliency_scores' as one [a, b, c] (3 annotators) per "
                                  f"relevant clip ({len(ids)}), found {scores!r}")
+            twice = sorted(i for i in set(ids) if ids.count(i) > 1)
+            if twice:
+                raise ValueError(f"{where}: 'relevant_clip_ids' lists clips twice: {twice}")
+            check_labels(scores, SALIENCY_LEVELS, source, f"qid {item['qid']!r}", what="'saliency_scores' entry")
     return has_saliency
 
 
 def check_submission(lines, source="submission"):
-    """qid, a non-empty pred_relevant_windows [[st, ed, score], ...] and, on all queries or none,
-    pred_saliency_scores [score per clip]. Returns whether the saliency scores are there."""
+    """qid, a non-empty pred_relevant_windows [[st, ed, score], ...] (finite, 0 <= start <= end: a reversed
+    window would score as a perfect match) and, on all queries or none, pred_saliency_scores [score per clip].
+    Returns whether the saliency scores are there."""
     check_unique_qids(lines, source)
     for item in lines:
         where = f"{source}: qid {item['qid']!r}"
@@ -130,6 +133,8 @@ def check_submission(lines, source="submission"):
                 isinstance(w, list) and len(w) >= 3 and all(map(is_number, w[:3])) for w in windows):
             raise ValueError(f"{where}: expected 'pred_relevant_windows' as a non-empty list of "
                              f"[start, end, score] numbers, found {str(windows)[:200]}")
+        check_segments([w[:2] for w in windows], source, f"qid {item['qid']!r}", tolerance=WINDOW_TOLERANCE,
+                       what="'pred_relevant_windows' entry")
     has_saliency = all_or_none(lines, "pred_saliency_scores", source)
     if has_saliency:
         for item in lines:
@@ -142,23 +147,6 @@ def check_submission(lines, source="submission"):
 
 # ---------------------------------------------------------------------------------------------------------
 # moment retrieval
-
-
-def iou_cross(spans1, spans2):
-    """(N, 2) x (M, 2) -> (N, M) tIoU; 0 / 0 gives NaN as upstream's."""
-    spans1, spans2 = np.asarray(spans1, dtype=float), np.asarray(spans2, dtype=float)
-    inter = np.clip(np.minimum(spans1[:, None, 1], spans2[None, :, 1])
-                    - np.maximum(spans1[:, None, 0], spans2[None, :, 0]), 0, None)
-    union = (spans1[:, 1] - spans1[:, 0])[:, None] + (spans2[:, 1] - spans2[:, 0])[None, :] - inter
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return inter / union
-
-
-def iou_paired(pred, gt):
-    """Row-wise tIoU with upstream's union max(ends) - min(starts) (equal to the union unless disjoint); 0 / 0 -> 0."""
-    inter = np.maximum(0, np.minimum(pred[:, 1], gt[:, 1]) - np.maximum(pred[:, 0], gt[:, 0]))
-    union = np.maximum(pred[:, 1], gt[:, 1]) - np.minimum(pred[:, 0], gt[:, 0])
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union != 0)
 
 
 def interpolated_ap(precision, recall):
@@ -181,7 +169,7 @@ def detection_ap(gt_windows, predictions, thresholds=MAP_IOUS):
     tp = np.zeros((len(thresholds), len(predictions)))
     fp = np.zeros((len(thresholds), len(predictions)))
     for i, pred in enumerate(predictions):
-        ious = iou_cross([pred[:2]], gt).reshape(-1)
+        ious = segment_iou(pred[:2], gt)[0]
         by_iou = ious.argsort()[::-1]  # numpy's default sort, as upstream: decides ties between gt windows
         for t, threshold in enumerate(thresholds):
             for j in by_iou:
@@ -217,10 +205,9 @@ def mr_r1(submission, ground_truth):
     best_gt = {}
     for d in ground_truth:
         windows = d["relevant_windows"]
-        best_gt[d["qid"]] = windows[int(np.argmax(iou_cross([first[d["qid"]]], windows)[0]))]
+        best_gt[d["qid"]] = windows[int(np.argmax(segment_iou(first[d["qid"]], windows)[0]))]
     qids = list(first)
-    ious = iou_paired(np.array([first[q] for q in qids], dtype=float),
-                      np.array([best_gt[q] for q in qids], dtype=float))
+    ious = paired_segment_iou([first[q] for q in qids], [best_gt[q] for q in qids])
     return {str(t): percent(np.mean(ious >= t)) for t in RECALL_IOUS}, percent(np.mean(ious))
 
 
@@ -229,13 +216,11 @@ def mr_r5(submission, ground_truth):
     top = {d["qid"]: [w[:2] for w in d["pred_relevant_windows"][:R5_WINDOWS]] for d in submission}
     pairs = {}
     for d in ground_truth:
-        ious = iou_cross(top[d["qid"]], d["relevant_windows"])
-        ious[np.isnan(ious)] = 0
+        ious = segment_iou(top[d["qid"]], d["relevant_windows"])
         rows, cols = np.where(ious == np.max(ious))
         pairs[d["qid"]] = (top[d["qid"]][rows[0]], d["relevant_windows"][cols[0]])
     qids = list(top)
-    ious = iou_paired(np.array([pairs[q][0] for q in qids], dtype=float),
-                      np.array([pairs[q][1] for q in qids], dtype=float))
+    ious = paired_segment_iou([pairs[q][0] for q in qids], [pairs[q][1] for q in qids])
     return {str(t): percent(np.mean(ious >= t)) for t in RECALL_IOUS}
 
 
@@ -343,10 +328,11 @@ def match_queries(submission, ground_truth, match_number=True, source="submissio
     return [d for d in submission if d["qid"] in shared], [d for d in ground_truth if d["qid"] in shared]
 
 
-def eval_submission(submission, ground_truth, match_number=True, source="submission"):
-    """{"brief": upstream's summary, "full"/"short"/...: per length range, "HL-min-*": per threshold}."""
+def eval_submission(submission, ground_truth, match_number=True, source="submission", gt_source="ground truth"):
+    """{"brief": upstream's summary, "full"/"short"/...: per length range, "HL-min-*": per threshold}.
+    `source` / `gt_source` name the two inputs (their files) in errors."""
+    has_saliency = check_ground_truth(ground_truth, gt_source)
     has_pred_saliency = check_submission(submission, source)
-    has_saliency = check_ground_truth(ground_truth, "ground truth")
     submission, ground_truth = match_queries(submission, ground_truth, match_number, source)
     mr = eval_moment_retrieval(submission, ground_truth)
     full = mr["full"]
@@ -409,4 +395,5 @@ class MomentRetrievalMetric(BaseMetric):
         ground_truth = read_jsonl(ann_file)
         if not has_labels(ground_truth, ann_file):
             return {}
-        return dict(eval_submission(submission, ground_truth, self.match_number, source="predictions")["brief"])
+        return dict(eval_submission(submission, ground_truth, self.match_number, source="predictions",
+                                    gt_source=ann_file)["brief"])

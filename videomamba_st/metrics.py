@@ -5,9 +5,12 @@ class accuracy, computed by mmaction.evaluation's functions on the scores the re
 average_clips="prob": the softmax averaged over the test views, as the suite's `merge`). `VideoClassificationMetric`
 is mmaction2's AccMetric that also writes `<work_dir>/predictions.json` (ResultsDirHook sets out_dir):
 
-    {"num_classes": C, "videos": [{"filename": str, "label": int, "scores": [C floats]}, ...]}
+    {"num_classes": C, "videos": [{"filename": str, "id": str, "label": int, "scores": [C floats]}, ...]}
 
-and `videomamba_st.evaluate` scores such a file with the same functions, so both give the same numbers.
+and `videomamba_st.evaluate` scores such a file with the same functions, so both give the same numbers. `id` is
+the sample's `sample_id` (an EPIC-Kitchens narration_id: several segments share one video file), else the
+filename; the ids must be unique. A label outside the scores' classes or a non-finite score is an error where it
+enters, in the metric (naming the video) and in the file, so the metric never writes a file the CLI refuses.
 """
 import json
 import os
@@ -16,7 +19,9 @@ import numpy as np
 from mmaction.evaluation import AccMetric, mean_class_accuracy, top_k_accuracy
 from mmaction.registry import METRICS
 
+from common.checks import check_finite, check_labels, fail
 from common.engine import atomic_write_text
+from common.io import load_json
 
 PREDICTIONS_FILE = "predictions.json"
 
@@ -29,34 +34,31 @@ def classification_scores(scores: np.ndarray, labels: np.ndarray, topk=(1, 5)) -
     return result
 
 
-def write_predictions(path: str, filenames, labels, scores: np.ndarray) -> None:
-    videos = [dict(filename=f, label=int(y), scores=[round(float(s), 6) for s in row])
-              for f, y, row in zip(filenames, labels, scores)]
+def write_predictions(path: str, filenames, labels, scores: np.ndarray, ids=None) -> None:
+    videos = [dict(filename=f, id=i, label=int(y), scores=[round(float(s), 6) for s in row])
+              for f, i, y, row in zip(filenames, ids or filenames, labels, scores)]
     atomic_write_text(path, json.dumps(dict(num_classes=int(scores.shape[1]), videos=videos)))
 
 
 def read_predictions(path: str):
     """-> (filenames, labels (N,), scores (N, C)); every malformed entry is an error naming the file."""
-    with open(path) as f:
-        data = json.load(f)
+    data = load_json(path, "predictions file")
     if not isinstance(data, dict) or not isinstance(data.get("num_classes"), int) or not data.get("videos"):
-        raise ValueError(f"{path}: expected {{'num_classes': int, 'videos': [...]}} with at least one video")
-    num_classes, filenames, labels, scores = data["num_classes"], [], [], []
+        fail(path, None, "expected {'num_classes': int, 'videos': [...]} with at least one video")
+    num_classes, filenames, ids, labels, scores = data["num_classes"], [], [], [], []
     for i, video in enumerate(data["videos"]):
         row, label = video.get("scores"), video.get("label")
-        if not isinstance(row, list) or len(row) != num_classes or not isinstance(label, int):
-            raise ValueError(f"{path}: video {i} needs an int 'label' and {num_classes} 'scores'")
-        if not 0 <= label < num_classes:
-            raise ValueError(f"{path}: video {i} has label {label}, outside [0, {num_classes})")
+        if not isinstance(row, list) or len(row) != num_classes or type(label) is not int:
+            fail(path, f"video {i}", f"needs an int 'label' and {num_classes} 'scores'")
+        check_labels(label, num_classes, path, f"video {i}")
         filenames.append(video.get("filename"))
+        ids.append(video.get("id", video.get("filename")))
         labels.append(label)
         scores.append(row)
-    duplicates = {f for f in filenames if filenames.count(f) > 1}
+    duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
-        raise ValueError(f"{path}: videos listed twice: {sorted(duplicates)[:5]}")
-    scores = np.asarray(scores, dtype=np.float64)
-    if not np.isfinite(scores).all():
-        raise ValueError(f"{path}: scores hold NaN or Inf")
+        fail(path, None, f"videos listed twice: {sorted(map(str, duplicates))[:5]}")
+    scores = check_finite(np.asarray(scores, dtype=np.float64), path, what="scores")
     return filenames, np.asarray(labels), scores
 
 
@@ -73,7 +75,10 @@ class VideoClassificationMetric(AccMetric):
     def process(self, data_batch, data_samples):
         super().process(data_batch, data_samples)
         for result, sample in zip(self.results[-len(data_samples):], data_samples):
-            result["filename"] = sample.get("filename")
+            result["filename"], result["id"] = sample.get("filename"), sample.get("sample_id")
+            source = result["filename"] or "a validation video"
+            check_labels(result["label"], len(result["pred"]), source, "the model's classes")
+            check_finite(result["pred"], source, what="the model's scores")
 
     def compute_metrics(self, results):
         if self.out_dir:
@@ -83,5 +88,6 @@ class VideoClassificationMetric(AccMetric):
                                  "pipeline's PackActionInputs(meta_keys=...)")
             os.makedirs(self.out_dir, exist_ok=True)
             write_predictions(os.path.join(self.out_dir, PREDICTIONS_FILE), [r["filename"] for r in results],
-                              [r["label"] for r in results], np.stack([r["pred"] for r in results]))
+                              [r["label"] for r in results], np.stack([r["pred"] for r in results]),
+                              [r["id"] or r["filename"] for r in results])
         return super().compute_metrics(results)

@@ -1,10 +1,10 @@
 """TaskSpec.plot_predictions: a few validation clips (a strip of frames each) with the true class and what each
 model predicted (top-1 and its probability), read from the predictions.json files the runs wrote."""
-import json
 import os
 
 import numpy as np
 
+from common.io import load_json
 from .metrics import PREDICTIONS_FILE
 
 NUM_VIDEOS, NUM_FRAMES = 4, 6
@@ -27,8 +27,8 @@ def plot_predictions(cfg, runs: dict, path: str) -> None:
 
     predictions = {}
     for label, work_dir in runs.items():
-        with open(os.path.join(work_dir, PREDICTIONS_FILE)) as f:
-            predictions[label] = {v["filename"]: v for v in json.load(f)["videos"]}
+        videos = load_json(os.path.join(work_dir, PREDICTIONS_FILE), "predictions file")["videos"]
+        predictions[label] = {v["filename"]: v for v in videos}
     common = sorted(set.intersection(*(set(p) for p in predictions.values())))
     if not common:
         raise ValueError(f"the runs share no predicted video: {sorted(runs)}")

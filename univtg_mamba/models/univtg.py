@@ -19,6 +19,7 @@ from mmengine.model import BaseModel
 from torch import nn
 
 from common.engine import MODELS
+from common.segments import segment_iou
 from ..datasets import pad_stack
 from .losses import boundary_losses, foreground_loss, saliency_losses
 
@@ -88,18 +89,15 @@ def sine_position_embedding(mask, dim, temperature=10000.0):
 
 def temporal_nms(windows, nms_thd, max_after_nms):
     """UniVTG's temporal_nms on [start, end, score] rows: greedy by score, dropping windows whose overlap with
-    a kept one exceeds nms_thd (overlap = intersection / (max end - min start))."""
+    a kept one exceeds nms_thd (upstream's overlap intersection / (max end - min start), 0 / 0 = 0: the tIoU of
+    common.segments)."""
     if len(windows) == 1:
         return windows
     remaining, kept = sorted(windows, key=lambda w: w[2], reverse=True), []
-
-    def overlap(a, b):
-        union = max(a[1], b[1]) - min(a[0], b[0])
-        return 0 if union == 0 else max(0, min(a[1], b[1]) - max(a[0], b[0])) / union
-
     while len(remaining) > 1 and len(kept) < max_after_nms:
         top = remaining.pop(0)
-        remaining = [w for w in remaining if overlap(top, w) <= nms_thd]
+        overlap = segment_iou(top[:2], [w[:2] for w in remaining])[0]
+        remaining = [w for w, o in zip(remaining, overlap) if o <= nms_thd]
         kept.append(top)
     if len(kept) < max_after_nms and remaining:
         kept.append(remaining[0])

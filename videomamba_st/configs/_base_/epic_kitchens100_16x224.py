@@ -32,7 +32,7 @@ test_pipeline = [
     dict(type="Resize", scale=(-1, 224)),
     dict(type="CenterCrop", crop_size=224),
     dict(type="FormatShape", input_format="NCTHW"),
-    dict(type="PackActionInputs", meta_keys=("img_shape", "filename")),
+    dict(type="PackActionInputs", meta_keys=("img_shape", "filename", "sample_id")),  # sample_id: narration_id
 ]
 dataset = dict(type="EpicKitchensDataset", label=label, data_prefix=dict(video=data_root))
 train_dataloader = dict(

@@ -25,12 +25,12 @@ test_pipeline = [
 ]
 train_dataloader = dict(
     batch_size=16, num_workers=1, persistent_workers=True, collate_fn=dict(type="pseudo_collate"),
-    dataset=dict(_delete_=True, type="VideoDataset", ann_file=data_root + "train_list_videos.txt",
+    dataset=dict(_delete_=True, type="VideoListDataset", ann_file=data_root + "train_list_videos.txt", num_classes=12,
                  data_prefix=dict(video=data_root + "videos_train"), pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=8, num_workers=1, persistent_workers=False,
     dataset=dict(ann_file=data_root + "val_list_videos.txt", data_prefix=dict(video=data_root + "videos_val"),
-                 pipeline=test_pipeline))
+                 pipeline=test_pipeline, num_classes=12))
 test_dataloader = val_dataloader
 model = dict(
     data_preprocessor=dict(blending=None),
