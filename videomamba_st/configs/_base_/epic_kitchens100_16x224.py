@@ -22,7 +22,7 @@ train_pipeline = [
     dict(type="RandomResizedCrop", area_range=(0.5, 1.0)),
     dict(type="Resize", scale=(224, 224), keep_ratio=False),
     dict(type="FormatShape", input_format="NCTHW"),
-    dict(type="PackActionInputs"),
+    dict(type="PackActionInputs", meta_keys=("img_shape", "filename")),  # filename: FiniteLossHook names it
 ]
 test_pipeline = [
     dict(type="DecordInit"),

@@ -21,7 +21,7 @@ train_pipeline = [
     dict(type="Flip", flip_ratio=0.5),
     dict(type="RandomErasing", erase_prob=0.25, mode="rand"),
     dict(type="FormatShape", input_format="NCTHW"),
-    dict(type="PackActionInputs"),
+    dict(type="PackActionInputs", meta_keys=("img_shape", "filename")),  # filename: FiniteLossHook names it
 ]
 val_pipeline = [
     dict(type="DecordInit"),

@@ -12,7 +12,7 @@ train_pipeline = [
     dict(type="Resize", scale=(36, 32), keep_ratio=False),
     dict(type="RandomCrop", size=32),
     dict(type="FormatShape", input_format="NCTHW"),
-    dict(type="PackActionInputs"),
+    dict(type="PackActionInputs", meta_keys=("img_shape", "filename")),  # filename: FiniteLossHook names it
 ]
 test_pipeline = [
     dict(type="DecordInit"),
