@@ -1,3 +1,5 @@
+# ASFormer as released (ChinaYi/ASFormer main.py): 64 feature maps, 10 layers; the paper's "ASFormer"
+# (official) row. The suite's own ASFormer runs: asformer_suite_breakfast.py.
 _base_ = ["./_base_/asformer.py"]
 dataset = dict(data_root="data/breakfast")  # 4 splits
 train_dataloader = dict(dataset=dataset)

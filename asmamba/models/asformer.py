@@ -15,6 +15,11 @@ layer into the suite's `AttModule_mamba` (`MambaAttModule`): the suite's MaskMam
 layer scale, stochastic depth `drop_path`) around `common.build_mixer(kind, ...)` in the attention slot,
 no conv_1x1; decoders keep cross-attention. Upstream ASMamba checkpoints convert with
 tools/convert_checkpoint.py (it drops the never-called conv_1x1 weights).
+
+`encoder_only=True` is the suite's `MyTransformer(encoder_only=True)` (its main.py `--encoder_only`):
+each decoder becomes another Encoder on softmax(prev logits), self-attention only (no previous-stage
+feature), its own channel masking on those probabilities, alpha = exp(-3 s). Same keys and shapes as
+the decoders it replaces. `encoder_mixer` still acts on the first encoder only.
 """
 import math
 from typing import Dict, Optional
@@ -108,12 +113,12 @@ class MambaAttModule(nn.Module):
 
 class Encoder(nn.Module):
     def __init__(self, num_layers, r1, r2, num_f_maps, input_dim, num_classes, channel_masking_rate,
-                 mixer=None, drop_path=0.0):
+                 mixer=None, drop_path=0.0, alpha=1.0):
         super().__init__()
         self.conv_1x1 = nn.Conv1d(input_dim, num_f_maps, 1)
         self.layers = nn.ModuleList(
-            AttModule(2**i, num_f_maps, r1, r2, "encoder", 1.0) if mixer is None
-            else MambaAttModule(2**i, num_f_maps, 1.0, mixer, drop_path) for i in range(num_layers))
+            AttModule(2**i, num_f_maps, r1, r2, "encoder", alpha) if mixer is None
+            else MambaAttModule(2**i, num_f_maps, alpha, mixer, drop_path) for i in range(num_layers))
         self.conv_out = nn.Conv1d(num_f_maps, num_classes, 1)
         self.dropout = nn.Dropout2d(p=channel_masking_rate)  # on (B, C, 1, T): drops whole channels
 
@@ -146,7 +151,8 @@ class Decoder(nn.Module):
 
 @MODELS.register_module()
 class ASFormer(BaseModel):
-    """Encoder + decoders, upstream defaults; `encoder_mixer` selects an ASMamba variant.
+    """Encoder + decoders, upstream defaults; `encoder_mixer` selects an ASMamba variant, `encoder_only`
+    the suite's encoder-only ASFormer (decoders -> encoder stacks).
 
     forward(inputs (B, input_dim, T), data_samples, mode): data_samples is the collate's dict
     (`mask`, `labels`, `videos`); in "tensor" mode it may be None (all frames valid).
@@ -154,13 +160,16 @@ class ASFormer(BaseModel):
 
     def __init__(self, num_classes: int, input_dim: int = 2048, num_f_maps: int = 64, num_layers: int = 10,
                  num_decoders: int = 3, r1: int = 2, r2: int = 2, channel_masking_rate: float = 0.3,
-                 encoder_mixer: Optional[Dict] = None, drop_path: float = 0.0, smooth_weight: float = 0.15,
-                 smooth_clamp: float = 16.0, data_preprocessor=None, init_cfg=None):
+                 encoder_mixer: Optional[Dict] = None, drop_path: float = 0.0, encoder_only: bool = False,
+                 smooth_weight: float = 0.15, smooth_clamp: float = 16.0, data_preprocessor=None, init_cfg=None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.encoder = Encoder(num_layers, r1, r2, num_f_maps, input_dim, num_classes, channel_masking_rate,
                                encoder_mixer, drop_path)
         self.decoders = nn.ModuleList(
-            Decoder(num_layers, r1, r2, num_f_maps, num_classes, math.exp(-3 * s)) for s in range(num_decoders))
+            Encoder(num_layers, r1, r2, num_f_maps, num_classes, num_classes, channel_masking_rate,
+                    alpha=math.exp(-3 * s)) if encoder_only
+            else Decoder(num_layers, r1, r2, num_f_maps, num_classes, math.exp(-3 * s)) for s in range(num_decoders))
+        self.encoder_only = encoder_only
         self.smooth_weight, self.smooth_clamp = smooth_weight, smooth_clamp
         self.num_classes, self.input_dim = num_classes, input_dim
 
@@ -170,7 +179,8 @@ class ASFormer(BaseModel):
         out, feature = self.encoder(x, mask)
         outputs = [out]
         for decoder in self.decoders:
-            out, feature = decoder(F.softmax(out, dim=1) * m, feature * m, mask)
+            probs = F.softmax(out, dim=1) * m
+            out, feature = decoder(probs, mask) if self.encoder_only else decoder(probs, feature * m, mask)
             outputs.append(out)
         return torch.stack(outputs)
 
