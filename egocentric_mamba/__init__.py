@@ -1,1 +1,1 @@
-"""Egocentric video-text: the suite's CLIP-style dual encoder (Ego4D pre-training, EK100 MIR / recognition, EgoSchema)."""
+"""Egocentric video-text: the suite's CLIP-style dual encoder (Ego4D, EK100 MIR / recognition, EgoSchema)."""

@@ -28,8 +28,8 @@ NUM_MERGES = 49152 - 256 - 2  # CLIP's vocabulary: 256 bytes x 2 (in-word, word-
 SOT, EOT = 49406, 49407
 CONTEXT_LENGTH = 77
 SPECIAL_TOKENS = ("<start_of_text>", "<end_of_text>")
-WORD_PATTERN = regex.compile("|".join(SPECIAL_TOKENS) + r"""|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+""",
-                             regex.IGNORECASE)
+WORD_PATTERN = regex.compile(
+    "|".join(SPECIAL_TOKENS) + r"""|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+""", regex.IGNORECASE)
 
 
 def default_vocab_path() -> str:
@@ -69,7 +69,8 @@ class ClipTokenizer:
         vocab = chars + [c + "</w>" for c in chars] + ["".join(m) for m in merges] + list(SPECIAL_TOKENS)
         self.encoder = {token: i for i, token in enumerate(vocab)}
         if len(self.encoder) != EOT + 1 or self.encoder[SPECIAL_TOKENS[1]] != EOT:
-            raise ValueError(f"{vocab_path}: not CLIP's BPE vocabulary ({len(self.encoder)} tokens, expected {EOT + 1})")
+            raise ValueError(f"{vocab_path}: not CLIP's BPE vocabulary ({len(self.encoder)} tokens, expected "
+                             f"{EOT + 1})")
         self.ranks = {merge: i for i, merge in enumerate(merges)}
         self.context_length = context_length
         self.cache = {token: [self.encoder[token]] for token in SPECIAL_TOKENS}

@@ -190,7 +190,8 @@ def write_ek100(rng, root: str) -> None:
             video_id = f"{participant}_{100 + video_number}"
             seconds = float(rng.uniform(*EK100_SECONDS))
             actions = timeline(rng, seconds, 2)
-            write_chunks(os.path.join(root, "videos", video_id), render(rng, int(seconds * FPS), action_frames(actions)))
+            frames = render(rng, int(seconds * FPS), action_frames(actions))
+            write_chunks(os.path.join(root, "videos", video_id), frames)
             for i, (start, end, verb, nouns) in enumerate(actions):
                 narration = f"{VERBS[verb][0]} {noun_words(nouns)}"
                 rows.append(dict(narration_id=f"{video_id}_{i}", participant_id=participant, video_id=video_id,
@@ -248,8 +249,8 @@ def write_egoschema(rng, root: str) -> None:
         nouns = nouns[:1]
         write_mp4(os.path.join(root, "videos", f"{q_uid}.mp4"), render(rng, num_frames, [(0, num_frames, verb, nouns)]))
         options, answer = egoschema_options(rng, verb, nouns)
-        item = {"q_uid": q_uid, "google_drive_id": "".join(rng.choice(list("abcdefghijkmnopqrstuvwxyzABCDEFGH0123456789_-"),
-                                                                         33)),
+        drive_id = "".join(rng.choice(list("abcdefghijkmnopqrstuvwxyzABCDEFGH0123456789_-"), 33))
+        item = {"q_uid": q_uid, "google_drive_id": drive_id,
                 "question": "What does C do with the object that moves in the video?"}
         item.update({f"option {k}": f"C {VERBS[v][1]} the {noun_words(n)}" for k, (v, n) in enumerate(options)})
         questions.append(item)

@@ -91,7 +91,8 @@ def test_random_resized_crop_draws_torchvisions_boxes():
 # ---------------------------------------------------------------------------------------------------------
 # the toy set: real formats, narrations only time tells
 
-SMALL_TOY = dict(EGO4D_VIDEOS=3, EK100_VIDEOS={"train": 2, "validation": 2}, EGOSCHEMA_QUESTIONS=4, EGOSCHEMA_ANSWERED=3)
+SMALL_TOY = dict(EGO4D_VIDEOS=3, EK100_VIDEOS={"train": 2, "validation": 2}, EGOSCHEMA_QUESTIONS=4,
+                 EGOSCHEMA_ANSWERED=3)
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +113,8 @@ def paths(root):
         pkl=f"{root}/ego4d/ego4d_train.pkl", ego_videos=f"{root}/ego4d/videos", ek_videos=f"{root}/ek100/videos",
         train=f"{ann}/EPIC_100_train.csv", val=f"{ann}/EPIC_100_validation.csv",
         mir_train=f"{ret}/EPIC_100_retrieval_train.csv", mir_test=f"{ret}/EPIC_100_retrieval_test.csv",
-        sent_train=f"{ret}/EPIC_100_retrieval_train_sentence.csv", sent_test=f"{ret}/EPIC_100_retrieval_test_sentence.csv",
+        sent_train=f"{ret}/EPIC_100_retrieval_train_sentence.csv",
+        sent_test=f"{ret}/EPIC_100_retrieval_test_sentence.csv",
         rel_train=f"{ret}/relevancy/caption_relevancy_EPIC_100_retrieval_train.pkl",
         rel_test=f"{ret}/relevancy/caption_relevancy_EPIC_100_retrieval_test.pkl",
         questions=f"{root}/egoschema/questions.json", answers=f"{root}/egoschema/subset_answers.json",
@@ -158,7 +160,8 @@ def test_toy_files_are_in_the_real_formats(toy_root):
                 sorted(eval(own["all_noun_classes"])) for r in rows]
         assert ((relevancy[:, j] == 1) == np.array(same)).all() and own["narration"] == s["sentence"]
     questions = json.load(open(p["questions"]))
-    assert len(questions) == 4 and all({"q_uid", "google_drive_id", "question", "option 4"} <= set(q) for q in questions)
+    assert len(questions) == 4
+    assert all({"q_uid", "google_drive_id", "question", "option 4"} <= set(q) for q in questions)
     answers = json.load(open(p["answers"]))
     assert len(answers) == 3 and set(answers.values()) <= set(range(5))
     assert probe_video(f"{p['es_videos']}/{questions[0]['q_uid']}.mp4").fps == toy.FPS
@@ -214,7 +217,8 @@ def test_ego4d_pairs_read_the_chunks_the_suite_reads(toy_root, tokenizer):
     ids = frame_ids(int(np.round(start * FPS)), int(np.round(end * FPS)), 4)
     per_chunk = CHUNK_SECONDS * FPS
     assert ids[0] < per_chunk <= ids[-1]
-    direct = np.stack([read_frames(f"{p['ego_videos']}/{uid}/{f // per_chunk:04d}.mp4", [f % per_chunk])[0] for f in ids])
+    direct = np.stack([read_frames(f"{p['ego_videos']}/{uid}/{f // per_chunk:04d}.mp4", [f % per_chunk])[0]
+                       for f in ids])
     assert (ds.load(uid, start, end) == direct).all()
     i = len(ds) - 1
     batch = egocentric_collate([ds[0], ds[i]])
@@ -266,12 +270,14 @@ def test_ek100_actions_use_the_sorted_string_label_map(toy_root):
     p = paths(toy_root)
     ds = build("EK100ActionDataset", ann_file=p["val"], label_files=[p["train"], p["val"]], video_root=p["ek_videos"])
     names = ds.metainfo["actions"]
-    assert list(names) == sorted({f"{s.verb_class}:{s.noun_class}" for s in ds.segments + build(
-        "EK100ActionDataset", ann_file=p["train"], label_files=[p["train"], p["val"]], video_root=p["ek_videos"]).segments})
+    train = build("EK100ActionDataset", ann_file=p["train"], label_files=[p["train"], p["val"]],
+                  video_root=p["ek_videos"])
+    assert list(names) == sorted({f"{s.verb_class}:{s.noun_class}" for s in ds.segments + train.segments})
     for i in (0, 3):
         seg, s = ds.segments[i], ds[i]
         assert names[s["data_samples"]["label"]] == f"{seg.verb_class}:{seg.noun_class}"
-        assert s["data_samples"]["meta"] == dict(narration_id=seg.narration_id, index=i, label=s["data_samples"]["label"])
+        assert s["data_samples"]["meta"] == dict(narration_id=seg.narration_id, index=i,
+                                                 label=s["data_samples"]["label"])
     from egocentric_mamba.datasets import egocentric_collate
     batch = egocentric_collate([ds[0], ds[3]])
     assert batch["data_samples"]["label"].tolist() == [ds.labels[0], ds.labels[3]]
@@ -347,7 +353,8 @@ def test_sentence_csv_headers_and_relevancy_checks(tmp_path):
     from common.checks import InputError
     from egocentric_mamba.annotations import read_relevancy, read_sentences, sentence_columns
     for header in ("narration_id,narration", "index,sentence", "index,narration,verb_class,noun_classes,verb,nouns"):
-        (tmp_path / "s.csv").write_text(header + "\nP01_1_1,put plate" + ",0,[2],put,['plate']" * (header.count(",") > 1) + "\n")
+        extra = ",0,[2],put,['plate']" if header.count(",") > 1 else ""
+        (tmp_path / "s.csv").write_text(header + "\nP01_1_1,put plate" + extra + "\n")
         assert read_sentences(str(tmp_path / "s.csv")) == (["P01_1_1"], ["put plate"])
     (tmp_path / "s.csv").write_text("id,text\nP01_1_1,put plate\n")
     with pytest.raises(InputError, match=r"s.csv: expected exactly one of the columns \['narration_id', 'index'\]"):
@@ -375,7 +382,8 @@ def test_ego4d_pickle_errors_name_the_entry(tmp_path):
     path = tmp_path / "n.pkl"
     cases = [([("u", 1.0, 2.0, "#C C takes")], None),
              ([("u", 1.0, 2.0, ["a", "b"], "extra field")], None),
-             ([("u", 1.0, 2.0, "ok"), ("u", 3.0, 2.0, "x")], r"n.pkl: entry 1 \(u\): narration clip: end 2 is before start 3"),
+             ([("u", 1.0, 2.0, "ok"), ("u", 3.0, 2.0, "x")],
+              r"n.pkl: entry 1 \(u\): narration clip: end 2 is before start 3"),
              ([("u", 1.0, 2.0, 7)], r"n.pkl: entry 0: expected a narration string or a list of strings, found 7"),
              ([("u", 1.0, 2.0, [])], r"n.pkl: entry 0: expected a narration string or a non-empty list of strings"),
              ([("u", "1", 2.0, "x")], r"n.pkl: entry 0: expected start and end seconds as numbers"),
@@ -478,7 +486,8 @@ def test_egoschema_question_file_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"videos/a.mp4: video not found"):
         build("EgoSchemaDataset", ann_file=str(tmp_path / "q.json"), video_root=str(tmp_path / "videos"))
     write_mp4(str(tmp_path / "videos" / "a.mp4"), np.zeros((20, 32, 32, 3), np.uint8))
-    assert build("EgoSchemaDataset", ann_file=str(tmp_path / "q.json"), video_root=str(tmp_path / "videos")).num_frames == [20]
+    ds = build("EgoSchemaDataset", ann_file=str(tmp_path / "q.json"), video_root=str(tmp_path / "videos"))
+    assert ds.num_frames == [20]
     for items, error in ([[dict(q_uid="a", **options)] * 2, r"q.json: question 1: q_uid 'a' appears twice"],
                          [[dict(q_uid="a", **{k: v for k, v in options.items() if k != "option 4"})],
                           r"q.json: question 0 \(a\): expected string 'option 0' .. 'option 4'"],
