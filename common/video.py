@@ -7,11 +7,21 @@ chunk files (Ego4D / EK100 as AVION stores them: 15 s files at 30 fps). A file t
 decoded is an `InputError` naming the path and the decoder's reason, never a silent substitute sample.
 """
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
 from .checks import InputError
+
+
+@lru_cache(maxsize=None)
+def _to_rgb_options() -> dict:
+    """PyAV >= 17 converts pixels on a pool of swscale threads by default; a data-loader worker forked after the
+    parent process converted frames hangs in that pool for good. One conversion thread, the calling one, is safe."""
+    import av
+
+    return dict(format="rgb24", threads=1) if int(av.__version__.split(".")[0]) >= 17 else dict(format="rgb24")
 
 
 @dataclass(frozen=True)
@@ -80,7 +90,7 @@ def read_frames(path: str, indices: Sequence[int]) -> np.ndarray:
     try:
         for frame in _decode(container, path):
             if decoded in wanted:
-                frames[decoded] = frame.to_ndarray(format="rgb24")
+                frames[decoded] = frame.to_ndarray(**_to_rgb_options())
             decoded += 1
             if decoded > last:
                 break

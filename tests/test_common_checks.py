@@ -194,6 +194,36 @@ def test_video_reader_names_the_file(tmp_path):
         probe_video(str(tmp_path / "nothere.mp4"))
 
 
+def _read_first_frame(path, queue):
+    from common.video import read_frames
+    queue.put(read_frames(path, [0]).shape)
+
+
+def test_forked_workers_decode_after_the_parent_did(tmp_path):
+    """Data-loader workers are forked after the main process decoded (validation): with PyAV >= 17's threaded pixel
+    conversion they hung for good; read_frames converts on the calling thread."""
+    import multiprocessing
+    from common.video import read_frames
+    av = pytest.importorskip("av")
+    path = str(tmp_path / "v.mp4")
+    with av.open(path, "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        for i in range(5):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")))
+        container.mux(stream.encode())
+    read_frames(path, [4])
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_read_first_frame, args=(path, queue))
+    child.start()
+    child.join(timeout=30)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("a forked process hung decoding a video after its parent had decoded one")
+    assert queue.get(timeout=5) == (1, 32, 32, 3)
+
+
 def test_chunked_frames_address_frames_across_chunk_files(tmp_path):
     from common.video import read_chunked_frames
     av = pytest.importorskip("av")
