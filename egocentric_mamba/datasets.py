@@ -149,8 +149,7 @@ class ChunkedVideos:
             self.num_frames[video] = (chunks - 1) * self.frames_per_chunk + info.num_frames
         return self.num_frames[video]
 
-    def clip_frames(self, video: str, start: float, end: float, clip_length: int, jitter: bool,
-                    participant: str = "") -> List[int]:
+    def clip_frames(self, video: str, start: float, end: float, clip_length: int, jitter: bool) -> List[int]:
         """Absolute frame ids of a clip [start, end] s; the end capped at the video's last frame."""
         end = min(end, (self.num_frames[video] - 1) / FPS)
         return frame_ids(int(np.round(start * FPS)), int(np.round(end * FPS)), clip_length, jitter)
@@ -167,8 +166,8 @@ class ClipDataset(torch.utils.data.Dataset):
         self.transform = ClipTransform(crop_size, training)
         self.tokenizer = ClipTokenizer(vocab_path)
 
-    def sample(self, frames: np.ndarray, text, **extra) -> dict:
-        meta = extra.pop("meta")
+    def sample(self, frames: np.ndarray, text, meta: dict, **extra) -> dict:
+        """extra: further data_samples entries (the action label)."""
         return dict(inputs=self.transform(frames), data_samples=dict(tokens=self.tokenizer(text), meta=meta, **extra))
 
 
@@ -194,7 +193,7 @@ class ChunkedClipDataset(ClipDataset):
                           "that frame (AVION's rule; the suite would substitute a random sample)")
 
     def load(self, video: str, start: float, end: float, participant: str = "") -> np.ndarray:
-        ids = self.videos.clip_frames(video, start, end, self.clip_length, self.training, participant)
+        ids = self.videos.clip_frames(video, start, end, self.clip_length, self.training)
         return self.videos.read(video, ids, participant)
 
 
