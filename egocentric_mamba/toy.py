@@ -3,9 +3,14 @@
 Every video (32 x 32 px, 30 fps, H.264) shows the same four objects, one shape and colour per noun, on a plain
 background. During an action the narrated object(s) glide in the verb's direction (push: right, pull: left,
 lift: up, lower: down; 0.8 px a frame, wrapping around the edges) while the others stand still. Every frame
-shows all four objects at positions that do not depend on the narration, drawn in a fixed order, so no single
-frame tells which object moves nor which way: a one-frame model is at chance; what moves and where takes two
-frames or more. One action in five moves two objects together ("push box and fork").
+shows all four objects, drawn in a fixed order, at positions that say nothing about the current narration
+(drawn uniformly when the video starts, moved since only by earlier actions), so no single frame tells which
+object moves nor which way: a one-frame model is at chance; what moves and where takes two frames or more.
+One action in five moves two objects together ("push box and fork").
+
+Measured (scratch script, not committed): a tiny 3D-conv / bag-of-words CLIP trained 25 epochs on the toy
+Ego4D pairs reaches zero-shot EK100 MIR mAP 83.4 (avg), nDCG 82.1; fed one frame repeated, 34.7 / 51.0, as
+random embeddings (31.7 / 49.2).
 
     OUT/ego4d/ego4d_train.pkl        LaViLa's format: [(video_uid, start_s, end_s, narration), ...]; a third of
                                      the narrations are lists of paraphrases (the LM-augmented files' form)
