@@ -10,6 +10,8 @@ STAMP := $(VENV)/.installed
 # mamba-ssm and causal-conv1d, Python code only (no CUDA build; the pins of pyproject's `cuda` extra): the
 # tests run our cuda backend through their interfaces against stand-in kernels (tests/cuda_standin.py).
 CUDA_PACKAGES := mamba-ssm==2.3.2.post1 causal-conv1d==1.7.0
+# open_clip_torch for one data file, CLIP's BPE vocabulary (egocentric_mamba/tokenizer.py): --no-deps, never imported.
+VOCAB_PACKAGES := open_clip_torch==3.3.0
 PYTHON_ONLY := MAMBA_SKIP_CUDA_BUILD=TRUE MAMBA_FORCE_BUILD=TRUE \
 	CAUSAL_CONV1D_SKIP_CUDA_BUILD=TRUE CAUSAL_CONV1D_FORCE_BUILD=TRUE
 
@@ -22,7 +24,8 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(PY) -m pip install -q -e ".[test,cuda-standin,video]"
+	PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(PY) -m pip install -q -e ".[test,cuda-standin,video,text]"
+	$(PY) -m pip install -q --no-deps $(VOCAB_PACKAGES)
 	$(PYTHON_ONLY) PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(PY) -m pip install -q --no-deps \
 		--no-build-isolation $(CUDA_PACKAGES)
 	# yapf (via mmengine) writes its grammar cache on first import: once here, not raced by test workers

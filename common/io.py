@@ -1,5 +1,5 @@
-"""Reading what tasks take as input (JSON annotations and predictions, feature arrays) strictly, and
-writing directories that never appear half-written.
+"""Reading what tasks take as input (JSON annotations and predictions, feature arrays, data pickles) strictly,
+and writing directories that never appear half-written.
 
 Python's json keeps the last of duplicate object keys without a word: a results file listing a video
 twice, or an annotation file with a video twice, would lose entries silently. Here it is an error
@@ -148,6 +148,45 @@ def array_shape(path: str, key: Optional[str] = None, what: str = "feature file"
         raise InputError(f"{path}: holds pickled Python objects, not a numeric array saved with numpy.save / "
                          "numpy.savez")
     return shape
+
+
+# What a data pickle may name besides pickle's own containers and scalars: NumPy's array, scalar and dtype
+# reconstructors (numpy.core in files written by NumPy 1.x, numpy._core by 2.x) and the bytes codec of protocol 2.
+_DATA_PICKLE_GLOBALS = {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")} | {
+    (f"numpy.{core}.{module}", name) for core in ("core", "_core")
+    for module, name in (("multiarray", "_reconstruct"), ("multiarray", "scalar"), ("numeric", "_frombuffer"))}
+
+
+def load_data_pickle(path: str, what: str = "pickle"):
+    """The content of a pickle that holds only data: lists, tuples, dicts, strings, numbers and NumPy arrays
+    (what `pickle.load` and `pandas.read_pickle` return for such a file). Anything else a pickle can name (a
+    class, a function: the way a pickle runs code on loading) is refused with an error naming the file and
+    the object, so reading an untrusted file cannot execute code."""
+    import codecs
+    import importlib
+    import pickle
+
+    class DataUnpickler(pickle.Unpickler):
+        def find_class(self, module, name):
+            if (module, name) not in _DATA_PICKLE_GLOBALS:
+                raise InputError(f"{path}: the {what} holds a {module}.{name} object; only plain data (lists, "
+                                 "tuples, dicts, strings, numbers, NumPy arrays) is read from pickles")
+            if module == "_codecs":
+                return codecs.encode
+            if module.startswith("numpy.core."):  # NumPy 2 keeps these in numpy._core
+                module = module.replace("numpy.core.", "numpy._core.", 1) if importlib.util.find_spec(
+                    "numpy._core") else module
+            return getattr(importlib.import_module(module), name)
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: {what} not found")
+    try:
+        with open(path, "rb") as f:
+            return DataUnpickler(f).load()
+    except InputError:
+        raise
+    except Exception as err:  # truncated, empty or not a pickle at all
+        raise InputError(f"{path}: unreadable {what} ({type(err).__name__}: {err})") from None
 
 
 @contextlib.contextmanager

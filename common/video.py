@@ -2,18 +2,28 @@
 
 `probe_video` opens a file and reads its frame count and rate (data sets call it on every listed video
 before the first epoch, through `probe_videos`, so a broken file stops a run at start-up, not after an epoch
-of training);
-`read_frames` decodes frames by index. A file that cannot be opened or decoded is an `InputError`
-naming the path and the decoder's reason, never a silent substitute sample.
+of training); `read_frames` decodes frames by index; `read_chunked_frames` does so across a video cut into
+fixed-length chunk files (Ego4D / EK100 as AVION stores them: 15 s files at 30 fps). A file that cannot be
+opened or decoded is an `InputError` naming the path and the decoder's reason, never a silent substitute sample.
 """
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Iterable, List, Optional, Sequence
+from functools import lru_cache
+from typing import Callable, Iterable, List, Optional, Sequence
 
 import numpy as np
 
 from .checks import InputError
+
+
+@lru_cache(maxsize=None)
+def _to_rgb_options() -> dict:
+    """PyAV >= 17 converts pixels on a pool of swscale threads by default; a data-loader worker forked after the
+    parent process converted frames hangs in that pool for good. One conversion thread, the calling one, is safe."""
+    import av
+
+    return dict(format="rgb24", threads=1) if int(av.__version__.split(".")[0]) >= 17 else dict(format="rgb24")
 
 
 @dataclass(frozen=True)
@@ -101,7 +111,7 @@ def read_frames(path: str, indices: Sequence[int]) -> np.ndarray:
     try:
         for frame in _decode(container, path):
             if decoded in wanted:
-                frames[decoded] = frame.to_ndarray(format="rgb24")
+                frames[decoded] = frame.to_ndarray(**_to_rgb_options())
             decoded += 1
             if decoded > last:
                 break
@@ -110,6 +120,28 @@ def read_frames(path: str, indices: Sequence[int]) -> np.ndarray:
     if last not in frames:
         raise InputError(f"{path}: frame {last} requested, the video has {decoded} decodable frames")
     return np.stack([frames[i] for i in indices.tolist()])
+
+
+def read_chunked_frames(chunk_path: Callable[[int], str], indices: Sequence[int], frames_per_chunk: int) -> np.ndarray:
+    """Frames by absolute index (any order, repeats allowed) of a video stored as consecutive chunk files of
+    `frames_per_chunk` frames each: absolute frame f is frame f - k * frames_per_chunk of chunk k =
+    f // frames_per_chunk, whose file is `chunk_path(k)`. Each chunk needed is decoded once; errors name the
+    chunk file (an index past a short last chunk is one)."""
+    indices = np.asarray(indices, dtype=np.int64)
+    if indices.size == 0 or indices.min() < 0:
+        raise ValueError(f"{chunk_path(0)}: expected non-negative frame indices, found {indices.tolist()[:5]}")
+    chunks = indices // frames_per_chunk
+    out = None
+    for chunk in np.unique(chunks).tolist():
+        rows = np.flatnonzero(chunks == chunk)
+        frames = read_frames(chunk_path(chunk), indices[rows] - chunk * frames_per_chunk)
+        if out is None:
+            out = np.empty((len(indices),) + frames.shape[1:], frames.dtype)
+        elif frames.shape[1:] != out.shape[1:]:
+            raise InputError(f"{chunk_path(chunk)}: frames of {frames.shape[2]}x{frames.shape[1]} px, the video's "
+                             f"other chunks have {out.shape[2]}x{out.shape[1]}")
+        out[rows] = frames
+    return out
 
 
 def _decode(container, path: str) -> Iterable:

@@ -7,7 +7,8 @@ import torch
 
 from common.checks import InputError, check_array, check_finite, check_labels, check_lengths, check_segments, \
     check_targets
-from common.io import array_shape, built_aside, load_array, load_json, load_jsonl, written_aside
+from common.io import array_shape, built_aside, load_array, load_data_pickle, load_json, load_jsonl, \
+    written_aside
 from common.segments import paired_segment_iou, segment_iou
 
 
@@ -185,6 +186,32 @@ def test_load_jsonl_names_file_and_line(tmp_path):
         load_jsonl(str(tmp_path / "x.jsonl"))
 
 
+def test_load_data_pickle_reads_data_and_refuses_objects(tmp_path):
+    import pickle
+    array = np.arange(6.0).reshape(2, 3)
+    for protocol in (2, 4, 5):  # protocol 5 rebuilds arrays through numpy's _frombuffer
+        (tmp_path / "a.pkl").write_bytes(pickle.dumps(array, protocol=protocol))
+        loaded = load_data_pickle(str(tmp_path / "a.pkl"))
+        assert loaded.dtype == array.dtype and (loaded == array).all()
+    entries = [("uid", np.float64(1.5), 2.0, ["a", "b"]), ("v", 0, 1, "c")]
+    (tmp_path / "l.pkl").write_bytes(pickle.dumps(entries))
+    assert load_data_pickle(str(tmp_path / "l.pkl")) == entries
+
+    class RunsCode:
+        def __reduce__(self):
+            return os.remove, (str(tmp_path / "l.pkl"),)
+
+    (tmp_path / "evil.pkl").write_bytes(pickle.dumps([RunsCode()]))
+    with pytest.raises(InputError, match=r"evil.pkl: the pickle holds a \w+\.remove object; only plain data"):
+        load_data_pickle(str(tmp_path / "evil.pkl"))
+    assert (tmp_path / "l.pkl").exists()
+    (tmp_path / "cut.pkl").write_bytes(pickle.dumps(array)[:40])
+    with pytest.raises(InputError, match="cut.pkl: unreadable pickle"):
+        load_data_pickle(str(tmp_path / "cut.pkl"))
+    with pytest.raises(FileNotFoundError, match="gone.pkl: relevancy pickle not found"):
+        load_data_pickle(str(tmp_path / "gone.pkl"), "relevancy pickle")
+
+
 def test_load_json_errors(tmp_path):
     (tmp_path / "d.json").write_text('{"a": 1, "a": 2}')
     with pytest.raises(InputError, match="d.json: key 'a' appears twice"):
@@ -280,3 +307,53 @@ def test_probe_videos_in_threads_raises_the_first_failure_in_list_order_with_its
         probe_videos(paths, where, workers=3)
     with pytest.raises(InputError, match="list.txt line 5: .*v4.mp4: cannot open the video"):
         probe_videos(paths[3:], where[3:])
+
+
+def _read_first_frame(path, queue):
+    from common.video import read_frames
+    queue.put(read_frames(path, [0]).shape)
+
+
+def test_forked_workers_decode_after_the_parent_did(tmp_path):
+    """Data-loader workers are forked after the main process decoded (validation): with PyAV >= 17's threaded pixel
+    conversion they hung for good; read_frames converts on the calling thread."""
+    import multiprocessing
+    from common.video import read_frames
+    av = pytest.importorskip("av")
+    path = str(tmp_path / "v.mp4")
+    with av.open(path, "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        for i in range(5):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")))
+        container.mux(stream.encode())
+    read_frames(path, [4])
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_read_first_frame, args=(path, queue))
+    child.start()
+    child.join(timeout=30)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("a forked process hung decoding a video after its parent had decoded one")
+    assert queue.get(timeout=5) == (1, 32, 32, 3)
+
+
+def test_chunked_frames_address_frames_across_chunk_files(tmp_path):
+    from common.video import read_chunked_frames
+    av = pytest.importorskip("av")
+    for chunk, count in ((0, 10), (1, 10), (2, 4)):  # frames 0..23 in chunks of 10, the last one short
+        with av.open(str(tmp_path / f"{chunk:04d}.mp4"), "w") as container:
+            stream = container.add_stream("libx264", rate=30)
+            stream.width, stream.height, stream.pix_fmt = 16, 16, "yuv420p"
+            for i in range(count):
+                frame = np.full((16, 16, 3), (10 * chunk + i) * 10, np.uint8)
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+            container.mux(stream.encode())
+    path = lambda k: str(tmp_path / f"{k:04d}.mp4")  # noqa: E731
+    frames = read_chunked_frames(path, [23, 8, 12, 9, 8], frames_per_chunk=10)
+    assert np.abs(frames.reshape(5, -1).mean(1) - np.array([23, 8, 12, 9, 8]) * 10).max() < 4
+    with pytest.raises(InputError, match=r"0002.mp4: frame 5 requested, the video has 4 decodable frames"):
+        read_chunked_frames(path, [3, 25], frames_per_chunk=10)
+    with pytest.raises(FileNotFoundError, match=r"0003.mp4: video not found"):
+        read_chunked_frames(path, [31], frames_per_chunk=10)
