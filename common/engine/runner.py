@@ -19,7 +19,7 @@ from .checkpoint import (CheckpointError, commit_file, model_state_dict, read_ch
 from .config import config_differences
 from .hooks import VAL_METRICS_FILE, read_json
 
-_CHECKPOINT_NAME = re.compile(r"(?:epoch|iter)_(\d+)\.pth$")
+_CHECKPOINT_NAME = re.compile(r"(?:epoch|iter)_(\d+)\.pth")
 # mmengine's own deprecation notices on every run: kept in the log file, off a quiet console.
 _MMENGINE_NOISE = ('"FileClient" will be deprecated', '"HardDiskBackend" is the alias', "The prefix is not set")
 
@@ -140,11 +140,12 @@ class EngineRunner(Runner):
                 "(tools/train.py --load-from, --partial for a changed head).")
 
     def _latest_intact_checkpoint(self):
-        """The checkpoint `last_checkpoint` names, else the newest epoch_N / iter_N that reads whole."""
+        """The checkpoint `last_checkpoint` names, else the newest epoch_N / iter_N that reads whole (never a
+        best_* checkpoint: it holds no optimizer state)."""
         pointer = osp.join(self.work_dir, "last_checkpoint")
-        candidates = sorted(glob.glob(osp.join(self.work_dir, "*.pth")),
-                            key=lambda p: int(m.group(1)) if (m := _CHECKPOINT_NAME.search(p)) else -1,
-                            reverse=True)
+        numbered = [(int(m.group(1)), p) for p in glob.glob(osp.join(self.work_dir, "*.pth"))
+                    if (m := _CHECKPOINT_NAME.fullmatch(osp.basename(p)))]
+        candidates = [p for _, p in sorted(numbered, reverse=True)]
         if osp.isfile(pointer):
             with open(pointer) as f:
                 named = f.read().strip()
@@ -207,13 +208,31 @@ def build_runner(cfg: Config) -> EngineRunner:
     return EngineRunner.from_cfg(cfg)
 
 
+def checkpoint_to_test(cfg: Config, work_dir: str) -> tuple[str, str]:
+    """The checkpoint a finished run is tested with, and why: the best one by the checkpoint hook's
+    (first) `save_best` metric when the config keeps one, as the last checkpoint's state records it;
+    else the one `last_checkpoint` names."""
+    with open(osp.join(work_dir, "last_checkpoint")) as f:
+        last = f.read().strip()
+    save_best = cfg.get("default_hooks", {}).get("checkpoint", {}).get("save_best")
+    if not save_best:
+        return last, "the last checkpoint"
+    key = save_best if isinstance(save_best, str) else save_best[0]
+    info = read_checkpoint(last).get("message_hub", {}).get("runtime_info", {})
+    suffix = "" if isinstance(save_best, str) or len(save_best) == 1 else f"_{key}"
+    best = info.get("best_ckpt" + suffix)
+    if best is None:
+        return last, f"the last checkpoint (no validation has recorded a best {key} yet)"
+    return best, f"the best checkpoint by {key} ({info.get('best_score' + suffix):.4f})"
+
+
 def test_final_checkpoint(cfg: Config, work_dir: str) -> dict:
-    """Test the checkpoint `last_checkpoint` names with `cfg` as it was trained (overrides and all), in a
-    fresh Runner: a Runner that has trained would rebuild its EMA model when testing."""
+    """Test `checkpoint_to_test` with `cfg` as it was trained (overrides and all), saying which, in a fresh
+    Runner: a Runner that has trained would rebuild its EMA model when testing."""
     cfg = cfg.copy()
     cfg.work_dir, cfg.resume, cfg.experiment_name = work_dir, False, "test"
-    with open(osp.join(work_dir, "last_checkpoint")) as f:
-        cfg.load_from = f.read().strip()
+    cfg.load_from, which = checkpoint_to_test(cfg, work_dir)
+    print(f"testing {which}: {cfg.load_from}", flush=True)
     cfg.load_partial = False
     return build_runner(cfg).test()
 
