@@ -452,6 +452,16 @@ def eval_metrics(results, references, paragraphs=(), tious=TIOUS, max_proposals=
     return scores
 
 
+def selection_criteria(scores):
+    """train.py's --criteria_for_best_ckpt as keys to keep the best checkpoint by: `dvc` = METEOR + soda_c
+    (dense captioning, PDVC's default) and, with paragraph scores, `pc` = para_METEOR + para_CIDEr +
+    para_Bleu_4 (paragraph captioning)."""
+    criteria = dict(dvc=scores["METEOR"] + scores["soda_c"])
+    if "para_METEOR" in scores:
+        criteria["pc"] = scores["para_METEOR"] + scores["para_CIDEr"] + scores["para_Bleu_4"]
+    return criteria
+
+
 # ---------------------------------------------------------------------------------------------------------
 # engine metric
 
@@ -468,7 +478,8 @@ class DenseCaptioningMetric(BaseMetric):
     """Scores the model's predictions as eval_utils.evaluate + eval_metrics do, and writes PDVC's files into
     `out_dir` (the run's work dir, set by ResultsDirHook): `results.json` (every query with a positive score,
     upstream's fields, plus the joint ranking to apply) and `results_reranked.json` (the ranked dense
-    captions that are scored). `rerank_alpha` None skips the ranking (PDVC without an event counter)."""
+    captions that are scored). `rerank_alpha` None skips the ranking (PDVC without an event counter).
+    Returns eval_metrics' keys and the best-checkpoint criteria `dvc` and `pc` (selection_criteria)."""
 
     default_prefix = None
 
@@ -508,5 +519,6 @@ class DenseCaptioningMetric(BaseMetric):
         ranked = predictions if rerank_spec is None else rerank(predictions, self.rerank_alpha)
         if self.out_dir is not None:
             atomic_write_text(stem + "_reranked.json", json.dumps(dict(results_json(ranked), rerank=None)))
-        return eval_metrics(ranked, load_references(self.references), load_paragraphs(self.para_references),
-                            self.tious, self.max_proposals, source)
+        scores = eval_metrics(ranked, load_references(self.references), load_paragraphs(self.para_references),
+                              self.tious, self.max_proposals, source)
+        return dict(scores, **selection_criteria(scores))

@@ -8,7 +8,7 @@ The work dir defaults to work_dirs/<config name>. `--resume` continues from the 
 intact checkpoint (or from CKPT) with model, optimizer, LR schedule, EMA, epoch and RNG states restored;
 the checkpoint must come from the same model config. `--load-from` starts a new run from a checkpoint's
 weights, strictly (every key and shape must fit); `--partial` loads what fits and lists what it skipped
-(fine-tuning with another head). `--test` then tests the final checkpoint with the very same config
+(fine-tuning with another head). `--test` then tests the best (else the last) checkpoint, same config
 and overrides (the task's prediction files and <work_dir>/test_metrics.json): what every task's
 train.sh runs. Override keys must exist in the config (or be arguments of what it builds).
 `--epochs N` scales the whole schedule to N epochs (warm-up, decay, validation and checkpoint
@@ -39,7 +39,7 @@ def parse_args():
     parser.add_argument("--partial", action="store_true",
                         help="with --load-from: load the entries that fit, list the skipped ones")
     parser.add_argument("--test", action="store_true",
-                        help="after training, test the final checkpoint with the same config and overrides")
+                        help="after training, test the best (save_best) or else the last checkpoint, same config")
     parser.add_argument("--epochs", type=int, help="scale the whole schedule to this many epochs")
     parser.add_argument("--seed-offset", type=int, default=0, help="add this to the config's random seed")
     parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={},

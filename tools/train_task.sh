@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The calling convention of every task's train.sh:   TASK/train.sh CONFIG [WORK_DIR] [KEY=VALUE ...]
-# Trains CONFIG, then tests its final checkpoint with the same config and overrides (tools/train.py
-# --test): the task's prediction file(s) and WORK_DIR/test_metrics.json. WORK_DIR defaults to
-# work_dirs/<config name>; KEY=VALUE pairs override the config for training and testing alike.
+# Trains CONFIG, then tests its best checkpoint (save_best) or else its last, with the same config
+# and overrides (tools/train.py --test): the task's prediction file(s) and WORK_DIR/test_metrics.json.
+# WORK_DIR defaults to work_dirs/<config name>; KEY=VALUE pairs override training and testing alike.
 # Run from the repository root (the configs' data paths are relative to it). How the arguments are told
 # apart (a mistyped override is an error, never a work dir): tools/task_args.sh.
 set -euo pipefail

@@ -1,4 +1,5 @@
 """Hooks the shared runtime installs (common/configs/default_runtime.py, `default_hooks`)."""
+import glob
 import inspect
 import json
 import math
@@ -46,6 +47,13 @@ class AtomicCheckpointHook(CheckpointHook):
     it, and only then delete the expired ones. Two refusals keep what was good: options it would only
     pass to the save at the first checkpoint are checked when it is built, and weights holding NaN
     or Inf are never saved (so retention never deletes the last finite checkpoint for them).
+
+    The best checkpoint by a validation metric (`save_best="<metric key>"`, `rule="greater"|"less"`,
+    mmengine's options) is kept just as safely: `best_<key>_epoch_N.pth` (no optimizer or schedule
+    state) is written before the previous best is deleted, and the regular checkpoint that records it
+    (its message hub's `best_ckpt`, `best_score`) is rewritten in between. ResultsDirHook writes val_metrics.json after
+    this hook, so a run killed before that validates the epoch again on resume and gets the same best;
+    a best file the resumed state does not name (left by a killed run) is removed then.
     """
 
     def __init__(self, *args, **kwargs):
@@ -56,13 +64,16 @@ class AtomicCheckpointHook(CheckpointHook):
             raise ValueError(f"checkpoint hook: unknown option(s) {unknown}; it takes {sorted(known)}")
         super().__init__(*args, **kwargs)
 
-    def _save_checkpoint_with_step(self, runner, step, meta):
+    def _refuse_non_finite(self, runner, filename):
         model = getattr(runner.model, "module", runner.model)
         bad = non_finite_tensors(model.state_dict())
         if bad:
             raise FloatingPointError(
-                f"not saving {self.filename_tmpl.format(step)}: the weights hold NaN or Inf ({', '.join(bad[:5])}); "
+                f"not saving {filename}: the weights hold NaN or Inf ({', '.join(bad[:5])}); "
                 f"the last checkpoint with finite weights is {self.last_ckpt or 'none yet'}")
+
+    def _save_checkpoint_with_step(self, runner, step, meta):
+        self._refuse_non_finite(runner, self.filename_tmpl.format(step))
         expired = []
         # Best-checkpoint saving may call this twice for one step; keep the step once.
         if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
@@ -88,6 +99,74 @@ class AtomicCheckpointHook(CheckpointHook):
             if self.file_backend.isfile(path):
                 self.file_backend.remove(path)
 
+    # ---- the best checkpoint by a metric (save_best) -------------------------------------------------
+    def _best_info_keys(self, key):
+        """The message hub's names for `key`'s best score and path (mmengine's)."""
+        if len(self.key_indicators) == 1:
+            return "best_score", "best_ckpt"
+        return f"best_score_{key}", f"best_ckpt_{key}"
+
+    def before_train(self, runner) -> None:
+        super().before_train(runner)
+        # A resumed run re-validates an epoch the killed run did not finish; re-saving the checkpoint that
+        # records a new best needs the path mmengine only keeps in memory.
+        self.last_ckpt = runner.message_hub.get_info("last_ckpt", self.last_ckpt)
+        if not (self.save_best and runner._resume and is_main_process()) or "auto" in self.key_indicators:
+            return
+        for key in self.key_indicators:
+            named = runner.message_hub.get_info(self._best_info_keys(key)[1])
+            pattern = osp.join(glob.escape(self.out_dir), glob.escape(f"best_{key}_".replace("/", "_")) + "*")
+            for path in glob.glob(pattern):
+                if named is None or osp.abspath(path) != osp.abspath(named):
+                    runner.logger.warning(f"removing {path}: a best checkpoint the resumed state does not name")
+                    os.remove(path)
+
+    def after_val_epoch(self, runner, metrics):
+        if self.save_best and metrics and "auto" not in self.key_indicators:
+            missing = [k for k in self.key_indicators if k not in metrics]
+            if missing:
+                raise KeyError(f"checkpoint hook: save_best {missing} is not among the validation metrics "
+                               f"{sorted(metrics)}")
+        super().after_val_epoch(runner, metrics)
+
+    def _save_best_checkpoint(self, runner, metrics) -> None:
+        if not self.save_best:
+            return
+        if "auto" in self.key_indicators:
+            self._init_rule(self.rules, [next(iter(metrics))])
+        step = runner.epoch if self.by_epoch else runner.iter
+        meta = dict(epoch=runner.epoch, iter=runner.iter)
+        improved, replaced = False, []
+        for key, rule in zip(self.key_indicators, self.rules):
+            score_key, path_key = self._best_info_keys(key)
+            best = runner.message_hub.get_info(score_key, self.init_value_map[rule])
+            if metrics[key] is None or not self.is_better_than[key](metrics[key], best):
+                continue
+            filename = f"best_{key}_{self.filename_tmpl.format(step)}".replace("/", "_")
+            path = self.file_backend.join_path(self.out_dir, filename)
+            self._refuse_non_finite(runner, filename)
+            previous = runner.message_hub.get_info(path_key)
+            runner.message_hub.update_info(score_key, metrics[key])
+            runner.message_hub.update_info(path_key, path)
+            if len(self.key_indicators) == 1:
+                self.best_ckpt_path = path
+            else:
+                self.best_ckpt_path_dict[key] = path
+            runner.save_checkpoint(self.out_dir, filename, self.file_client_args, save_optimizer=False,
+                                   save_param_scheduler=False, meta=meta, by_epoch=False,
+                                   backend_args=self.backend_args)
+            runner.logger.info(f"the best checkpoint by {key} ({metrics[key]:.4f}) is now {path}")
+            improved = True
+            if previous and osp.abspath(previous) != osp.abspath(path):
+                replaced.append(previous)
+        # The regular checkpoint of this step is rewritten to record the new best before the old one goes.
+        if improved and self.last_ckpt is not None:
+            self._save_checkpoint_with_step(runner, step, meta)
+        if is_main_process():
+            for path in replaced:
+                if self.file_backend.isfile(path):
+                    self.file_backend.remove(path)
+
 
 @HOOKS.register_module()
 class TrainStateHook(Hook):
@@ -100,14 +179,16 @@ class TrainStateHook(Hook):
     - On resume it rebuilds the message hub's HistoryBuffers and restores the RNG states.
     - Around validation it saves and restores the RNG states: an uninterrupted run validates
       after the epoch it checkpointed, a resumed one does not, so validation must leave the
-      training random stream untouched for the two to match.
+      training random stream untouched for the two to match. A checkpoint saved during validation
+      (the best one, and the epoch's checkpoint rewritten to record it) stores the training states.
     On DDP the states of rank 0 are stored; ranks share a seed and draw alike.
     """
 
     priority = "LOWEST"
+    _train_rng = None
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        checkpoint["rng_state"] = rng_state()
+        checkpoint["rng_state"] = rng_state() if self._train_rng is None else self._train_rng
         plain = to_plain(checkpoint)
         checkpoint.clear()
         checkpoint.update(plain)
@@ -128,6 +209,7 @@ class TrainStateHook(Hook):
 
     def after_val(self, runner) -> None:
         set_rng_state(self._train_rng)
+        self._train_rng = None
 
 
 # The fields naming a sample's video, looked up in this order in a batch's data_samples (FiniteLossHook).
@@ -244,7 +326,13 @@ class ProgressLoggerHook(LoggerHook):
 class ResultsDirHook(Hook):
     """Points every metric with an `out_dir` attribute at the run's work dir before validation and
     testing, where it writes its prediction file(s) in the task's upstream format, and writes the
-    metrics each loop returns to `<work_dir>/{val,test}_metrics.json` (atomically)."""
+    metrics each loop returns to `<work_dir>/{val,test}_metrics.json` (atomically).
+
+    Priority LOWEST: val_metrics.json is the record that an epoch's validation is complete (a resumed run
+    validates an epoch it lacks, ResumableEpochBasedTrainLoop), so it is written after every other hook,
+    the checkpoint hook's best checkpoint included, has acted on that validation."""
+
+    priority = "LOWEST"
 
     def _point(self, evaluator, runner) -> None:
         for metric in evaluator.metrics:

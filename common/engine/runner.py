@@ -21,7 +21,7 @@ from .checkpoint import (CheckpointError, atomic_write_text, check_finite_weight
 from .config import config_differences
 from .hooks import PROGRESS_FILE, TEST_METRICS_FILE, VAL_METRICS_FILE, read_json
 
-_CHECKPOINT_NAME = re.compile(r"(?:epoch|iter)_(\d+)\.pth$")
+_CHECKPOINT_NAME = re.compile(r"(?:epoch|iter)_(\d+)\.pth")
 # A work dir holds one training run at a time, named in RUN_FILE. A run that takes a work dir over from
 # another removes that run's records (its checkpoints stay, but are never resumed as the new run's).
 RUN_FILE = "run.json"
@@ -192,13 +192,14 @@ class EngineRunner(Runner):
                 "(tools/train.py --load-from, --partial for a changed head).")
 
     def _latest_intact_checkpoint(self):
-        """The checkpoint `last_checkpoint` names, else the newest epoch_N / iter_N that reads whole; only
-        checkpoints of the run that holds the work dir (run.json), when it names one."""
+        """The checkpoint `last_checkpoint` names, else the newest epoch_N / iter_N that reads whole (never a
+        best_* checkpoint: it holds no optimizer state); only checkpoints of the run that holds the work dir
+        (run.json), when it names one."""
         run_id = _run_of_work_dir(self.work_dir)
         pointer = osp.join(self.work_dir, "last_checkpoint")
-        candidates = sorted(glob.glob(osp.join(self.work_dir, "*.pth")),
-                            key=lambda p: int(m.group(1)) if (m := _CHECKPOINT_NAME.search(p)) else -1,
-                            reverse=True)
+        numbered = [(int(m.group(1)), p) for p in glob.glob(osp.join(self.work_dir, "*.pth"))
+                    if (m := _CHECKPOINT_NAME.fullmatch(osp.basename(p)))]
+        candidates = [p for _, p in sorted(numbered, reverse=True)]
         if osp.isfile(pointer):
             with open(pointer) as f:
                 named = f.read().strip()
@@ -280,11 +281,11 @@ def check_schedule(loop: dict, source: str | None = None) -> None:
                              "integer (a run that trains nothing would test or report another run's model)")
 
 
-def test_final_checkpoint(cfg: Config, runner: EngineRunner) -> dict:
-    """Test the checkpoint holding the weights `runner` ended its training with (`final_checkpoint`), with
-    `cfg` as it was trained (overrides and all), in a fresh Runner: a Runner that has trained would rebuild
-    its EMA model when testing. A run whose final weights were not saved is an error, never a test of
-    whatever `last_checkpoint` names."""
+def checkpoint_to_test(cfg: Config, runner: EngineRunner) -> tuple[str, str]:
+    """The checkpoint a finished run is tested with, and why: the best one by the checkpoint hook's (first)
+    `save_best` metric when the config keeps one, as this run's final checkpoint records it; else that final
+    checkpoint, the one holding the weights `runner` ended its training with (`final_checkpoint`). A run whose
+    final weights were not saved is an error, never a test of whatever `last_checkpoint` names."""
     saved = runner.final_checkpoint
     if saved is None or saved[1] != runner.iter:
         written = (f"the last checkpoint it saved, {saved[0]}, holds iteration {saved[1]}" if saved
@@ -293,9 +294,27 @@ def test_final_checkpoint(cfg: Config, runner: EngineRunner) -> dict:
             f"cannot test the final model of {cfg.filename}: training ended at iteration {runner.iter} and {written}; "
             "nothing else in the work dir is taken for this run's model. Keep the checkpoint hook's save_last=True, "
             "or test a checkpoint with tools/test.py")
+    last = saved[0]
+    save_best = cfg.get("default_hooks", {}).get("checkpoint", {}).get("save_best")
+    if not save_best:
+        return last, "the last checkpoint"
+    key = save_best if isinstance(save_best, str) else save_best[0]
+    info = read_checkpoint(last).get("message_hub", {}).get("runtime_info", {})
+    suffix = "" if isinstance(save_best, str) or len(save_best) == 1 else f"_{key}"
+    best = info.get("best_ckpt" + suffix)
+    if best is None:
+        return last, f"the last checkpoint (no validation has recorded a best {key} yet)"
+    return best, f"the best checkpoint by {key} ({info.get('best_score' + suffix):.4f})"
+
+
+def test_final_checkpoint(cfg: Config, runner: EngineRunner) -> dict:
+    """Test `checkpoint_to_test` with `cfg` as it was trained (overrides and all), saying which, in a fresh
+    Runner: a Runner that has trained would rebuild its EMA model when testing."""
     cfg = cfg.copy()
     cfg.work_dir, cfg.resume, cfg.experiment_name = runner.work_dir, False, "test"
-    cfg.load_from, cfg.load_partial = saved[0], False
+    cfg.load_from, which = checkpoint_to_test(cfg, runner)
+    print(f"testing {which}: {cfg.load_from}", flush=True)
+    cfg.load_partial = False
     return build_runner(cfg).test()
 
 

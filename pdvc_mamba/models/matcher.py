@@ -57,7 +57,12 @@ class HungarianMatcher:
         cost = cost.view(n, q, -1).cpu()
         return [c[i] for i, c in enumerate(cost.split([len(t["boxes"]) for t in targets], -1))]
 
-    def __call__(self, logits, boxes, targets):
-        """[(query indices, event indices)] per video, as int64 tensors (queries in increasing order)."""
-        return [tuple(torch.as_tensor(idx, dtype=torch.int64) for idx in linear_sum_assignment(c))
-                for c in self.cost_matrices(logits, boxes, targets)]
+    def __call__(self, logits, boxes, targets, query_mask=None):
+        """[(query indices, event indices)] per video, as int64 tensors (queries in increasing order).
+        query_mask (N, Q), True at the queries that may be assigned (None: all)."""
+        indices = []
+        for b, cost in enumerate(self.cost_matrices(logits, boxes, targets)):
+            rows = torch.arange(len(cost)) if query_mask is None else query_mask[b].nonzero()[:, 0].cpu()
+            query, event = linear_sum_assignment(cost[rows])
+            indices.append((rows[torch.as_tensor(query, dtype=torch.int64)], torch.as_tensor(event, dtype=torch.int64)))
+        return indices

@@ -4,6 +4,10 @@ Features -> pyramid (+ position, duration and level embeddings) -> encoder (defo
 Mamba layer) -> decoder with learnt event queries and iterative box refinement -> per decoder layer a
 class head, a box head, an event counter and the shared caption head. Training matches queries to events
 (Hungarian) per layer and sums every layer's losses; inference takes the last layer.
+
+With `transformer_input_type="gt_proposals"` (the suite's paragraph-captioning set-up) the decoder's
+queries are the video's ground-truth boxes instead, in training and in evaluation alike, without
+refinement: the boxes are the predictions, and only the caption loss trains.
 """
 import math
 
@@ -45,17 +49,27 @@ class PDVC(BaseModel):
     mode "loss": the weighted losses of every decoder layer (last layer unsuffixed, layer l < last
     suffixed _l). "predict": one dict per video (queries sorted by score). "tensor": the last layer's
     class logits, boxes and counter logits, and the captions of every query decoded for all
-    max_caption_len steps (what FLOP counts see; without data_samples, unpadded videos of 1 frame / s).
+    max_caption_len steps (what FLOP counts see; without data_samples, unpadded videos of 1 frame / s,
+    and as ground-truth proposals num_queries boxes tiling the video).
+
+    transformer_input_type: "queries" (PDVC: learnt queries, refined boxes) or "gt_proposals" (each
+    video's ground-truth boxes, data_samples' `boxes`, are its queries; the matcher pairs each with its
+    own event, and the class and box losses must weigh 0, as PDVC's decide_two_stage sets them; the
+    suite's *_gt configs set the counter's to 0 too).
     """
 
     def __init__(self, feature_dim, vocab_size, captioner, num_queries=10, hidden_dim=512, num_feature_levels=4,
                  transformer=None, num_classes=1, max_eseq_length=10, matcher=None, loss_weights=None,
                  focal_alpha=0.25, focal_gamma=2.0, counter_gaussian_mask=True, counter_beta=1.0,
-                 data_preprocessor=None):
+                 transformer_input_type="queries", data_preprocessor=None):
         super().__init__(data_preprocessor=data_preprocessor)
+        if transformer_input_type not in ("queries", "gt_proposals"):
+            raise ValueError(f"transformer_input_type must be 'queries' or 'gt_proposals', "
+                             f"got {transformer_input_type!r}")
+        self.gt_proposals = transformer_input_type == "gt_proposals"
         self.base_encoder = BaseEncoder(num_feature_levels, feature_dim, hidden_dim)
         self.transformer = DeformableTransformer(d_model=hidden_dim, num_feature_levels=num_feature_levels,
-                                                 **(transformer or {}))
+                                                 proposal_queries=self.gt_proposals, **(transformer or {}))
         self.caption_head = MODELS.build(captioner, default_args=dict(vocab_size=vocab_size, hidden_dim=hidden_dim))
         self.query_embed = nn.Embedding(num_queries, hidden_dim * 2)
         num_layers = len(self.transformer.decoder.layers)
@@ -71,6 +85,10 @@ class PDVC(BaseModel):
 
         self.matcher = HungarianMatcher(**(matcher or {}))
         self.loss_weights = dict(dict(ce=2.0, bbox=0.0, giou=4.0, counter=0.5, caption=2.0), **(loss_weights or {}))
+        trained = [k for k in ("ce", "bbox", "giou") if self.loss_weights[k]]
+        if self.gt_proposals and trained:
+            raise ValueError(f"transformer_input_type 'gt_proposals': the boxes are the ground truth's, so "
+                             f"loss_weights {trained} must be 0 (PDVC's decide_two_stage sets them to 0)")
         self.focal_alpha, self.focal_gamma = focal_alpha, focal_gamma
         self.counter_gaussian_mask, self.counter_beta = counter_gaussian_mask, counter_beta
 
@@ -85,19 +103,41 @@ class PDVC(BaseModel):
         srcs, masks, pos = self.base_encoder(feats, padding_mask, duration)
         src, mask, pos, shapes, valid_ratios = self.transformer.flatten(srcs, masks, pos)
         memory = self.transformer.encode(src, pos, shapes, valid_ratios, mask)
-        hidden, references, boxes = self.transformer.decode(self.query_embed.weight, memory, shapes, valid_ratios,
-                                                            mask, self.bbox_head)
+        if self.gt_proposals:
+            proposals, query_mask = self.proposals(data_samples, feats.device)
+            queries, bbox_heads = self.transformer.proposal_queries(proposals), None
+        else:
+            query_mask, bbox_heads = None, self.bbox_head
+            queries = self.transformer.learnt_queries(self.query_embed.weight, n)
+        hidden, references, boxes = self.transformer.decode(*queries, memory, shapes, valid_ratios, mask, bbox_heads,
+                                                            query_mask)
         logits = [head(h) for head, h in zip(self.class_head, hidden)]
-        counts = [head(h.max(dim=1)[0]) for head, h in zip(self.count_head, hidden)]
+        if query_mask is not None:  # the counter max-pools the real queries only
+            pooled = [h.masked_fill(~query_mask[..., None], float("-inf")) for h in hidden]
+        else:
+            pooled = hidden
+        counts = [head(h.max(dim=1)[0]) for head, h in zip(self.count_head, pooled)]
         ctx = dict(memory=memory, shapes=shapes, padding_mask=mask, valid_ratios=valid_ratios)
         return dict(hidden=hidden, references=references, boxes=boxes, logits=logits, counts=counts, ctx=ctx,
-                    duration=duration)
+                    duration=duration, query_mask=query_mask)
+
+    @staticmethod
+    def proposals(data_samples, device):
+        """Each video's ground-truth boxes as queries: (N, E, 2) padded with zeros to the batch's most events
+        E, and the mask (N, E), True at real boxes."""
+        counts = [len(s["boxes"]) for s in data_samples]
+        boxes = torch.zeros(len(data_samples), max(counts), 2, device=device)
+        for b, s in enumerate(data_samples):
+            boxes[b, :counts[b]] = s["boxes"].to(device)
+        return boxes, torch.arange(max(counts), device=device)[None] < torch.tensor(counts, device=device)[:, None]
 
     def forward(self, inputs, data_samples=None, mode="tensor"):
         if data_samples is None:
             if mode != "tensor":
                 raise ValueError(f"mode {mode!r} needs data_samples (each video's duration, events, ...)")
-            data_samples = [dict(duration=float(inputs.shape[1]))] * len(inputs)  # FLOP counts: 1 frame / s
+            q = self.query_embed.num_embeddings
+            tiling = torch.stack([(torch.arange(q) + 0.5) / q, torch.full((q,), 1 / q)], 1)
+            data_samples = [dict(duration=float(inputs.shape[1]), boxes=tiling)] * len(inputs)  # FLOP counts
         out = self.run(inputs, data_samples)
         if mode == "loss":
             return self.loss(out, data_samples)
@@ -120,7 +160,7 @@ class PDVC(BaseModel):
         w, losses, last = self.loss_weights, {}, len(out["hidden"]) - 1
         for layer in range(last + 1):
             logits, boxes = out["logits"][layer], out["boxes"][layer]
-            indices = self.matcher(logits, boxes, targets)
+            indices = self.matcher(logits, boxes, targets, out["query_mask"])
             terms = dict(ce=w["ce"] * class_loss(logits, targets, indices, num_boxes, self.focal_alpha,
                                                  self.focal_gamma),
                          counter=w["counter"] * counter_loss(out["counts"][layer], targets, self.counter_gaussian_mask,
@@ -170,24 +210,25 @@ class PDVC(BaseModel):
         """PDVC's PostProcess, per video: queries sorted by sigmoid score; boxes (start, end) clamped to
         [0, 1] x duration; caption = word ids, sentence score = summed log-probabilities of its words
         (NO_CAPTION_SCORE for every query when none of the video's queries emits a word); the event
-        count = argmax of the counter, at least 1."""
+        count = argmax of the counter, at least 1. With ground-truth proposals, a video's own boxes only."""
         logits, boxes, counts = out["logits"][-1], out["boxes"][-1], out["counts"][-1]
         n, q, num_classes = logits.shape
-        scores, order = logits.sigmoid().view(n, -1).topk(q, dim=1)  # the best Q (query, class) pairs
-        query = order // num_classes
+        probs = logits.sigmoid().cpu()
         spans = box_cl_to_xy(boxes).clamp(0, 1) * out["duration"][:, None, None]
         seq, logprobs = self.caption_all(out)
         caption_scores = ((seq > 0) * logprobs).sum(-1)
         event_count = counts.argmax(-1).clamp(min=1)
+        valid = [q] * n if out["query_mask"] is None else out["query_mask"].sum(1).tolist()
         results = []
         for b, sample in enumerate(data_samples):
-            picked = query[b].cpu()
+            scores, order = probs[b, :valid[b]].flatten().topk(valid[b])  # the best (query, class) pairs
+            picked = order // num_classes
             words = seq[b].cpu()[picked]
             sentence_scores = caption_scores[b].cpu()[picked]
             if not (words > 0).any():
                 sentence_scores = torch.full_like(sentence_scores, NO_CAPTION_SCORE)
             results.append(dict(video_id=sample["video_id"], duration=float(out["duration"][b]),
-                                scores=scores[b].cpu(), labels=(order[b] % num_classes).cpu(),
+                                scores=scores, labels=order % num_classes,
                                 timestamps=spans[b].cpu()[picked], query_ids=picked, words=words,
                                 sentence_scores=sentence_scores, event_count=int(event_count[b])))
         return results

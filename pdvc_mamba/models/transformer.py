@@ -19,6 +19,18 @@ def inverse_sigmoid(x, eps=1e-5):
     return torch.log(x.clamp(min=eps) / (1 - x).clamp(min=eps))
 
 
+def proposal_pos_embed(logits, num_pos_feats, temperature=10000):
+    """Deformable DETR's two-stage proposal embedding, as PDVC's get_proposal_pos_embed: boxes given as
+    logits (N, Q, 2) (inverse_sigmoid of (centre, length)) -> (N, Q, 2 * num_pos_feats). Each coordinate
+    x = sigmoid(logit) * 2 pi gets num_pos_feats features: sin(x / t_0), cos(x / t_1), sin(x / t_2), ...
+    with t_k = temperature ** (2 (k // 2) / num_pos_feats); centre's features first, then length's.
+    Upstream hard-codes num_pos_feats 256 for d_model 512; here it is d_model // 2."""
+    dim_t = torch.arange(num_pos_feats, dtype=torch.float32, device=logits.device)
+    dim_t = temperature ** (2 * (dim_t // 2) / num_pos_feats)
+    pos = (logits.sigmoid() * (2 * math.pi))[..., None] / dim_t  # (N, Q, 2, F)
+    return torch.stack((pos[..., 0::2].sin(), pos[..., 1::2].cos()), dim=-1).flatten(2)
+
+
 def clones(module, n):
     return nn.ModuleList([copy.deepcopy(module) for _ in range(n)])
 
@@ -147,9 +159,12 @@ class DeformableDecoderLayer(PostNormLayer):
         self.dropout2, self.norm2 = nn.Dropout(dropout), nn.LayerNorm(d_model)
         self.add_ffn(d_model, d_ffn, dropout, "norm3")
 
-    def forward(self, tgt, query_pos, reference_points, memory, shapes, padding_mask):
+    def forward(self, tgt, query_pos, reference_points, memory, shapes, padding_mask, query_mask=None):
+        """query_mask (N, Q) True at real queries (ground-truth proposals padded to the batch's most), or None."""
         q = tgt + query_pos
-        tgt = self.norm2(tgt + self.dropout2(self.self_attn(q, q, tgt, need_weights=False)[0]))
+        keys_ignored = None if query_mask is None else ~query_mask
+        tgt = self.norm2(tgt + self.dropout2(
+            self.self_attn(q, q, tgt, key_padding_mask=keys_ignored, need_weights=False)[0]))
         tgt = self.norm1(tgt + self.dropout1(
             self.cross_attn(tgt + query_pos, reference_points, memory, shapes, padding_mask)))
         return self.ffn(tgt)
@@ -158,10 +173,14 @@ class DeformableDecoderLayer(PostNormLayer):
 class DeformableTransformer(nn.Module):
     """PDVC's DeformableTransformer: level embeddings, the encoder over the flattened pyramid, the decoder
     with iterative (centre, length) refinement. `encoder_mixer` (a common mixer config, e.g.
-    dict(kind="dbm", expand=1, d_conv=4)) swaps every encoder layer for the suite's Mamba layer."""
+    dict(kind="dbm", expand=1, d_conv=4)) swaps every encoder layer for the suite's Mamba layer.
+    `proposal_queries` builds pos_trans / pos_trans_norm, which turn boxes into decoder queries
+    (`proposal_queries()`, PDVC's transformer_input_type gt_proposals); upstream builds them in every
+    configuration, here only where they are used, so the learnt-query layout holds nothing unused."""
 
     def __init__(self, d_model=512, nhead=8, num_encoder_layers=2, num_decoder_layers=2, dim_feedforward=512,
-                 dropout=0.1, num_feature_levels=4, dec_n_points=4, enc_n_points=4, encoder_mixer=None):
+                 dropout=0.1, num_feature_levels=4, dec_n_points=4, enc_n_points=4, encoder_mixer=None,
+                 proposal_queries=False):
         super().__init__()
         self.d_model = d_model
         if encoder_mixer is None:
@@ -175,6 +194,8 @@ class DeformableTransformer(nn.Module):
             DeformableDecoderLayer(d_model, dim_feedforward, dropout, num_feature_levels, nhead, dec_n_points),
             num_decoder_layers)
         self.level_embed = nn.Parameter(torch.empty(num_feature_levels, d_model))
+        if proposal_queries:
+            self.pos_trans, self.pos_trans_norm = nn.Linear(d_model, 2 * d_model), nn.LayerNorm(2 * d_model)
         self.reference_points = nn.Linear(d_model, 1)
         # Upstream's init: xavier on every matrix, then the deformable attentions' own. In the suite the loop
         # also reaches the Mamba mixers' matrices, A_log included (A ~ -1 for every state, not -(1..N)).
@@ -213,29 +234,46 @@ class DeformableTransformer(nn.Module):
             src = layer(src, pos, reference_points, shapes, padding_mask)
         return src
 
-    def decode(self, query_embed, memory, shapes, valid_ratios, padding_mask, bbox_heads):
-        """Iterative refinement: layer l's box = sigmoid(bbox_head[l](h_l) + inverse_sigmoid(reference_l)),
-        where a 1-value reference (the learnt initial point) refines only the centre; the detached box is
-        the next layer's reference. Returns per layer the hidden states (N, Q, d), the reference the layer
-        read ((N, Q, 1) for layer 0, then (N, Q, 2)) and its boxes (N, Q, 2) as (centre, length)."""
-        n = memory.shape[0]
+    def learnt_queries(self, query_embed, n):
+        """The learnt queries (Q, 2d) -> position embedding and target (N, Q, d), and the initial reference,
+        a point (N, Q, 1) predicted from the position embedding."""
         query_pos, tgt = query_embed.chunk(2, dim=1)
         query_pos, tgt = query_pos[None].expand(n, -1, -1), tgt[None].expand(n, -1, -1)
-        reference = self.reference_points(query_pos).sigmoid()
+        return query_pos, tgt, self.reference_points(query_pos).sigmoid()
+
+    def proposal_queries(self, boxes):
+        """Boxes (N, Q, 2) as (centre, length) in [0, 1] -> position embedding and target (N, Q, d), the two
+        halves of pos_trans_norm(pos_trans(proposal_pos_embed(inverse_sigmoid(boxes)))), and the boxes
+        themselves as the reference."""
+        embed = self.pos_trans_norm(self.pos_trans(proposal_pos_embed(inverse_sigmoid(boxes), self.d_model // 2)))
+        query_pos, tgt = embed.chunk(2, dim=-1)
+        return query_pos, tgt, boxes
+
+    def decode(self, query_pos, tgt, reference, memory, shapes, valid_ratios, padding_mask, bbox_heads=None,
+               query_mask=None):
+        """With `bbox_heads`, iterative refinement: layer l's box = sigmoid(bbox_head[l](h_l) +
+        inverse_sigmoid(reference_l)), where a 1-value reference (the learnt initial point) refines only the
+        centre; the detached box is the next layer's reference. Without (ground-truth proposals), every
+        layer reads the initial reference and its boxes are that reference. Returns per layer the hidden
+        states (N, Q, d), the reference the layer read ((N, Q, 1) for a point, else (N, Q, 2)) and its boxes
+        (N, Q, 2) as (centre, length)."""
         hidden, references, boxes = [], [], []
-        for layer, bbox_head in zip(self.decoder.layers, bbox_heads):
+        for i, layer in enumerate(self.decoder.layers):
             if reference.shape[-1] == 2:
                 ref_input = reference[:, :, None] * torch.stack([valid_ratios, valid_ratios], -1)[:, None]
             else:
                 ref_input = reference[:, :, None] * valid_ratios[:, None, :, None]
-            tgt = layer(tgt, query_pos, ref_input, memory, shapes, padding_mask)
-            delta = bbox_head(tgt)
+            tgt = layer(tgt, query_pos, ref_input, memory, shapes, padding_mask, query_mask)
+            hidden.append(tgt)
+            references.append(reference)
+            if bbox_heads is None:
+                boxes.append(reference)
+                continue
+            delta = bbox_heads[i](tgt)
             if reference.shape[-1] == 1:
                 box = torch.cat([delta[..., :1] + inverse_sigmoid(reference), delta[..., 1:]], -1).sigmoid()
             else:
                 box = (delta + inverse_sigmoid(reference)).sigmoid()
-            hidden.append(tgt)
-            references.append(reference)
             boxes.append(box)
             reference = box.detach()
         return hidden, references, boxes

@@ -33,3 +33,6 @@ train_cfg = dict(type="EpochBasedTrainLoop", max_epochs=30, val_interval=1)
 val_cfg = dict(type="ValLoop")
 test_cfg = dict(type="TestLoop")
 randomness = dict(seed=777)
+# Keep the epoch with the best METEOR + SODA_c (the metric's `dvc`), PDVC's default --criteria_for_best_ckpt;
+# train.sh tests that checkpoint.
+default_hooks = dict(checkpoint=dict(save_best="dvc", rule="greater"))

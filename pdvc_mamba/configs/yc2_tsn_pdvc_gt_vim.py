@@ -1,0 +1,3 @@
+# Paragraph captioning on YouCook2 with ground-truth proposals (yc2_tsn_pdvc_gt.py) and the suite's ViM encoder.
+_base_ = ["./yc2_tsn_pdvc_gt.py"]
+model = dict(transformer=dict(encoder_mixer=dict(kind="vim", expand=2, d_conv=4)))
