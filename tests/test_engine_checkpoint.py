@@ -91,3 +91,16 @@ def test_commit_file_replaces_the_target_whole(tmp_path):
     commit_file(str(tmp_path / ".epoch_1.pth.partial"), str(tmp_path / "epoch_1.pth"))
     assert (tmp_path / "epoch_1.pth").read_bytes() == b"new contents"
     assert os.listdir(tmp_path) == ["epoch_1.pth"]
+
+
+@pytest.mark.parametrize("damage", ["half", "garbage", "empty"])
+def test_every_damaged_checkpoint_is_named_unreadable(tmp_path, damage):
+    """torch 2.13 words a damaged file in many ways (OSError, IndexError, RuntimeError, EOFError): each is
+    the same error naming the file, never a traceback from inside torch."""
+    from common.engine import CheckpointError, read_checkpoint
+    path = tmp_path / "epoch_1.pth"
+    torch.save({"state_dict": {"w": torch.randn(256, 256)}, "meta": {"epoch": 1}}, path)
+    whole = path.read_bytes()
+    path.write_bytes({"half": whole[:len(whole) // 2], "garbage": b"not a pth", "empty": b""}[damage])
+    with pytest.raises(CheckpointError, match=f"checkpoint {path} is unreadable: empty, truncated or corrupt"):
+        read_checkpoint(str(path))

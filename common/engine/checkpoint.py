@@ -12,7 +12,6 @@ import os
 import pickle
 import random
 import re
-import zipfile
 from collections import OrderedDict, deque
 
 import numpy as np
@@ -173,7 +172,7 @@ def read_checkpoint(path: str, map_location="cpu", remedy: str | None = None) ->
             f"checkpoint {path} holds a Python object the safe loader refuses: {name}; this engine did not write it "
             "(an upstream release?): " + (remedy or f"convert it first with `python tools/convert_checkpoint.py "
                                                     f"CONFIG {path} OUT.pth`")) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile) as err:
+    except Exception as err:  # RuntimeError, EOFError, BadZipFile, OSError, IndexError...: torch 2.13 has many words
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(f"checkpoint {path} is unreadable: empty, truncated or corrupt ({reason})") from None
     if not isinstance(checkpoint, dict):
