@@ -93,7 +93,7 @@ def test_commit_file_replaces_the_target_whole(tmp_path):
     assert os.listdir(tmp_path) == ["epoch_1.pth"]
 
 
-@pytest.mark.parametrize("damage", ["half", "garbage", "empty"])
+@pytest.mark.parametrize("damage", ["head", "half", "garbage", "pickle_garbage", "empty"])
 def test_every_damaged_checkpoint_is_named_unreadable(tmp_path, damage):
     """torch 2.13 words a damaged file in many ways (OSError, IndexError, RuntimeError, EOFError): each is
     the same error naming the file, never a traceback from inside torch."""
@@ -101,6 +101,7 @@ def test_every_damaged_checkpoint_is_named_unreadable(tmp_path, damage):
     path = tmp_path / "epoch_1.pth"
     torch.save({"state_dict": {"w": torch.randn(256, 256)}, "meta": {"epoch": 1}}, path)
     whole = path.read_bytes()
-    path.write_bytes({"half": whole[:len(whole) // 2], "garbage": b"not a pth", "empty": b""}[damage])
+    path.write_bytes({"head": whole[:len(whole) // 40], "half": whole[:len(whole) // 2], "garbage": b"not a pth",
+                      "pickle_garbage": b"\x80\x02abcdefg", "empty": b""}[damage])
     with pytest.raises(CheckpointError, match=f"checkpoint {path} is unreadable: empty, truncated or corrupt"):
         read_checkpoint(str(path))
