@@ -1,6 +1,7 @@
 """ActionFormer's on-disk data: annotation json, per-video feature files, time <-> grid mapping, crops.
 
-Annotation json (THUMOS14 / ActivityNet / HACS / EPIC-Kitchens, as ActionFormer ships them):
+Annotation json (THUMOS14 / ActivityNet / EPIC-Kitchens as ActionFormer ships them, HACS / FineAction as the
+video suite converts them):
     {"database": {video_id: {"subset": str, "duration": s, "fps": f,
                              "annotations": [{"segment": [start_s, end_s], "label": str, "label_id": int}]}}}
 Features: one file per video, `file_prefix + video_id + file_suffix + file_ext`, a T x C array
@@ -83,10 +84,10 @@ def read_database(ann_file, duration_tolerance=DURATION_TOLERANCE):
     """The 'database' of an ActionFormer annotation json, every entry checked: the one reader of the loader
     and the evaluator, so both accept the same files. Each video: a string 'subset', a positive 'duration'
     (a number or a decimal string, stored back as a float; missing: MISSING_DURATION, as upstream), a number
-    'fps' when given; each annotation: a string 'label',
-    an integer 'label_id' (one id per name) and a 'segment' [start, end] in seconds, finite, start <= end
-    and inside [0, duration] give or take `duration_tolerance` (common.checks.check_segments: a reversed
-    segment is an error, never dropped or swapped). Errors name the file, the video and what was expected."""
+    'fps' when given; each annotation: a string 'label', an integer 'label_id' (one id per name) and a
+    'segment' [start, end] in seconds, finite, start <= end and inside [0, duration] give or take
+    `duration_tolerance` (common.checks.check_segments: a reversed segment is an error, never dropped or
+    swapped). Errors name the file, the video and what was expected."""
     data = load_json(ann_file, "annotation file")
     if not isinstance(data, dict) or not isinstance(data.get("database"), dict):
         raise InputError(f"{ann_file}: expected a top-level object with a 'database' object of videos")
@@ -290,9 +291,10 @@ class ActionLocalizationDataset(torch.utils.data.Dataset):
             warnings.warn(f"{ann_file}: {len(excluded)} video(s) of subset {self.split} skipped as the config's "
                           f"exclude_videos lists them: {', '.join(excluded)}")
         if zero_length:
+            named = ", ".join(emptied[:10]) + (", ..." if len(emptied) > 10 else "")
             warnings.warn(f"{ann_file}: {zero_length} zero-length segment(s) (end == start) of subset {self.split} "
                           f"dropped (drop_zero_length); {len(emptied)} video(s) left without a segment skipped"
-                          + (f": {', '.join(emptied)}" if emptied else ""))
+                          + (f": {named}" if emptied else ""))
         if not self.videos:
             raise ValueError(f"{ann_file}: no video of subset {self.split} has features under {feat_folder}")
 
