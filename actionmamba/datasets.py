@@ -1,10 +1,12 @@
 """ActionFormer's on-disk data: annotation json, per-video feature files, time <-> grid mapping, crops.
 
-Annotation json (THUMOS14 / ActivityNet / HACS / EPIC-Kitchens, as ActionFormer ships them):
+Annotation json (THUMOS14 / ActivityNet / EPIC-Kitchens as ActionFormer ships them, HACS / FineAction as the
+video suite converts them):
     {"database": {video_id: {"subset": str, "duration": s, "fps": f,
                              "annotations": [{"segment": [start_s, end_s], "label": str, "label_id": int}]}}}
-Features: one file per video, `file_prefix + video_id + file_ext`, a T x C array
-(.npy, .npz under key "feats", or .pt holding a tensor).
+Features: one file per video, `file_prefix + video_id + file_suffix + file_ext`, a T x C array
+(.npy, .npz under key "feats", or .pt holding a tensor); `file_suffix` is the video suite's `feature_type`
+(its InternVideo2 files are `<id>_spatial_feature.pt`, `v_<id>_spatial_pool_feature_6.pt`, ...).
 
 Feature grid: feature t covers frames [t * feat_stride, t * feat_stride + num_frames), so its centre sits at
 frame t * feat_stride + num_frames / 2. In grid units a time in seconds is t * fps / feat_stride - feat_offset
@@ -70,13 +72,22 @@ def is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def parse_decimal(text):
+    """A decimal number written as a string, else the string itself (for the caller's error)."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
 def read_database(ann_file, duration_tolerance=DURATION_TOLERANCE):
     """The 'database' of an ActionFormer annotation json, every entry checked: the one reader of the loader
     and the evaluator, so both accept the same files. Each video: a string 'subset', a positive 'duration'
-    (missing: MISSING_DURATION, as upstream), a number 'fps' when given; each annotation: a string 'label',
-    an integer 'label_id' (one id per name) and a 'segment' [start, end] in seconds, finite, start <= end
-    and inside [0, duration] give or take `duration_tolerance` (common.checks.check_segments: a reversed
-    segment is an error, never dropped or swapped). Errors name the file, the video and what was expected."""
+    (a number or a decimal string, stored back as a float; missing: MISSING_DURATION, as upstream), a number
+    'fps' when given; each annotation: a string 'label', an integer 'label_id' (one id per name) and a
+    'segment' [start, end] in seconds, finite, start <= end and inside [0, duration] give or take
+    `duration_tolerance` (common.checks.check_segments: a reversed segment is an error, never dropped or
+    swapped). Errors name the file, the video and what was expected."""
     data = load_json(ann_file, "annotation file")
     if not isinstance(data, dict) or not isinstance(data.get("database"), dict):
         raise InputError(f"{ann_file}: expected a top-level object with a 'database' object of videos")
@@ -86,8 +97,11 @@ def read_database(ann_file, duration_tolerance=DURATION_TOLERANCE):
         if not isinstance(video, dict) or not isinstance(video.get("subset"), str):
             fail(ann_file, where, "expected an object with a string 'subset'")
         duration = video.get("duration", MISSING_DURATION)
+        if isinstance(duration, str):  # HACS's own file writes its durations as decimal strings ("92.166667")
+            duration = parse_decimal(duration)
         if not is_number(duration) or not 0 < duration < math.inf:
-            fail(ann_file, where, f"expected a positive 'duration' in seconds, found {duration!r}")
+            fail(ann_file, where, f"expected a positive 'duration' in seconds, found {video.get('duration')!r}")
+        video["duration"] = float(duration)
         if video.get("fps") is not None and not is_number(video["fps"]):
             fail(ann_file, where, f"expected a number 'fps', found {video['fps']!r}")
         anns = video.get("annotations", [])
@@ -212,12 +226,19 @@ class ActionLocalizationDataset(torch.utils.data.Dataset):
     video to max_seq_len and adapts feat_stride so the grid still maps to seconds. `skip_missing_features`
     (THUMOS, EPIC upstream) skips videos without a feature file with one warning each; otherwise a
     missing file is an error.
+
+    Two of the video suite's HACS / FineAction rules, each named in the config and counted in one warning:
+    `exclude_videos` (ids the suite's loader skips, in every split: videos it has no features for, or
+    whose annotations it calls dirty; the evaluator still scores their ground truth, as the suite's does) and
+    `drop_zero_length` (segments with end == start are dropped in every split, and a video left without
+    any is skipped, as the suite's loader does; the evaluator ignores sub-1 ms ground truth anyway).
     """
 
     def __init__(self, ann_file, feat_folder, split, num_classes, input_dim, feat_stride, num_frames,
                  max_seq_len, training=False, default_fps=None, downsample_rate=1, trunc_thresh=0.5,
-                 crop_ratio=None, force_upsampling=False, file_prefix="", file_ext=".npy",
-                 skip_missing_features=True, allow_empty_classes=False, duration_tolerance=DURATION_TOLERANCE):
+                 crop_ratio=None, force_upsampling=False, file_prefix="", file_suffix="", file_ext=".npy",
+                 skip_missing_features=True, allow_empty_classes=False, duration_tolerance=DURATION_TOLERANCE,
+                 exclude_videos=(), drop_zero_length=False):
         self.ann_file, self.feat_folder = ann_file, feat_folder
         self.split = [split] if isinstance(split, str) else list(split)
         self.num_classes, self.input_dim = num_classes, input_dim
@@ -225,14 +246,27 @@ class ActionLocalizationDataset(torch.utils.data.Dataset):
         self.max_seq_len, self.training = max_seq_len, training
         self.downsample_rate, self.trunc_thresh = downsample_rate, trunc_thresh
         self.crop_ratio, self.force_upsampling = crop_ratio, force_upsampling
-        self.file_prefix, self.file_ext = file_prefix or "", file_ext
+        self.file_prefix, self.file_suffix, self.file_ext = file_prefix or "", file_suffix or "", file_ext
         self.duration_tolerance = duration_tolerance
 
         database, self.class_names = load_annotations(ann_file, num_classes, allow_empty_classes, duration_tolerance)
+        exclude_videos = set(exclude_videos)
+        excluded, zero_length, emptied = [], 0, []
         self.videos = []
         for vid, video in database.items():
             if video["subset"] not in [s.lower() for s in self.split]:
                 continue
+            if vid in exclude_videos:
+                excluded.append(vid)
+                continue
+            anns = video["annotations"]
+            if drop_zero_length and anns:
+                kept = [a for a in anns if a["segment"][1] > a["segment"][0]]
+                zero_length += len(anns) - len(kept)
+                if not kept:
+                    emptied.append(vid)
+                    continue
+                anns = kept
             fps = default_fps if default_fps is not None else video["fps"]
             if fps is None:
                 raise ValueError(f"{ann_file}: video {vid!r} has no 'fps' and the config sets no default_fps")
@@ -244,7 +278,6 @@ class ActionLocalizationDataset(torch.utils.data.Dataset):
                     warnings.warn(f"{path}: feature file not found, skipping video {vid!r}")
                     continue
                 raise FileNotFoundError(f"{path}: feature file not found for video {vid!r} of {ann_file}")
-            anns = video["annotations"]
             if training:  # as upstream: sub-10 ms actions carry no signal, videos without actions no targets
                 anns = [a for a in anns if a["segment"][1] - a["segment"][0] > 0.01]
                 if not anns:
@@ -254,6 +287,14 @@ class ActionLocalizationDataset(torch.utils.data.Dataset):
                 segments=np.array([a["segment"] for a in anns], dtype=np.float32).reshape(-1, 2),
                 labels=np.array([0 if num_classes == 1 else a["label_id"] for a in anns], dtype=np.int64),
             ))
+        if excluded:
+            warnings.warn(f"{ann_file}: {len(excluded)} video(s) of subset {self.split} skipped as the config's "
+                          f"exclude_videos lists them: {', '.join(excluded)}")
+        if zero_length:
+            named = ", ".join(emptied[:10]) + (", ..." if len(emptied) > 10 else "")
+            warnings.warn(f"{ann_file}: {zero_length} zero-length segment(s) (end == start) of subset {self.split} "
+                          f"dropped (drop_zero_length); {len(emptied)} video(s) left without a segment skipped"
+                          + (f": {named}" if emptied else ""))
         if not self.videos:
             raise ValueError(f"{ann_file}: no video of subset {self.split} has features under {feat_folder}")
 
@@ -265,7 +306,7 @@ class ActionLocalizationDataset(torch.utils.data.Dataset):
                     empty_classes=[i for i, name in enumerate(self.class_names) if name is None])
 
     def feature_path(self, video_id):
-        return os.path.join(self.feat_folder, self.file_prefix + video_id + self.file_ext)
+        return os.path.join(self.feat_folder, self.file_prefix + video_id + self.file_suffix + self.file_ext)
 
     def __len__(self):
         return len(self.videos)

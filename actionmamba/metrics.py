@@ -165,14 +165,18 @@ def evaluate_detections(ground_truth, predictions, tiou_thresholds):
     return scores, {c: ap[i].tolist() for i, c in enumerate(classes)}
 
 
-def fuse_external_scores(results, class_scores, class_names, topk=2, source="external class scores"):
+def fuse_external_scores(results, class_scores, class_names, topk=2, source="external class scores",
+                         softmax_out_of_range=False):
     """Class-agnostic detections x an external video classifier (ActionFormer on ActivityNet / HACS).
 
     Each segment is repeated for the video's top-k classes with score sqrt(segment score * class score).
-    results: {video_id: [det, ...]}; class_scores: {video_id or 'v_' + id: [score per label_id]}, one finite,
-    non-negative score per class of `class_names` (errors name `source`, the scores' file).
+    results: {video_id: [det, ...]}; class_scores: {video_id or 'v_' + id: [score per label_id]} (or that list
+    inside a list of one, as the suite's files may hold it), one finite, non-negative score per class of
+    `class_names` (errors name `source`, the scores' file). `softmax_out_of_range`: a video's scores holding a
+    value outside [0, 1] are logits, replaced by their softmax (the video suite's rule for its InternVideo2
+    score files); one warning counts the videos.
     """
-    fused = {}
+    fused, softmaxed = {}, []
     for vid, dets in results.items():
         probs = class_scores.get(vid, class_scores.get("v_" + vid))
         if probs is None:
@@ -182,12 +186,22 @@ def fuse_external_scores(results, class_scores, class_names, topk=2, source="ext
         except (TypeError, ValueError):
             raise ValueError(f"{source}: video {vid!r}: expected a list of class scores, found {str(probs)[:100]}") \
                 from None
+        if probs.ndim == 2 and len(probs) == 1:
+            probs = probs[0]
         check_array(probs, source, f"video {vid!r}", shape=(len(class_names),), what="class scores")
+        if softmax_out_of_range and ((probs < 0) | (probs > 1)).any():
+            probs = np.exp(probs - probs.max())
+            probs /= probs.sum()
+            softmaxed.append(vid)
         if (probs < 0).any():
-            raise ValueError(f"{source}: video {vid!r}: negative class scores (expected probabilities)")
+            raise ValueError(f"{source}: video {vid!r}: negative class scores (expected probabilities; "
+                             "logits need softmax_out_of_range)")
         top = np.argsort(probs, kind="stable")[::-1][:topk]
         fused[vid] = [dict(segment=d["segment"], label=class_names[c], score=float(np.sqrt(probs[c] * d["score"])))
                       for c in top for d in dets]
+    if softmaxed:
+        warnings.warn(f"{source}: the class scores of {len(softmaxed)} of {len(results)} video(s) lie outside "
+                      "[0, 1]: read as logits and softmaxed (softmax_out_of_range)")
     return fused
 
 
@@ -198,15 +212,17 @@ class DetectionMAP(BaseMetric):
     Writes the ActivityNet-format results file (`results_file`, relative to `out_dir`, which
     `ResultsDirHook` points at the run's work dir) so a run can be re-scored or submitted.
     `external_scores` (json {"results": {video_id: [score per class]}}) turns a class-agnostic model's
-    detections into class-specific ones (ActivityNet / HACS).
+    detections into class-specific ones (ActivityNet / HACS); `softmax_out_of_range` reads its out-of-[0, 1]
+    rows as logits (`fuse_external_scores`).
     """
 
     def __init__(self, tiou_thresholds=THUMOS_TIOUS, results_file="results.json", external_scores=None,
-                 fusion_topk=2, **kwargs):
+                 fusion_topk=2, softmax_out_of_range=False, **kwargs):
         super().__init__(**kwargs)
         self.tiou_thresholds = tuple(float(t) for t in tiou_thresholds)
         self.results_file, self.out_dir = results_file, None
         self.external_scores, self.fusion_topk = external_scores, fusion_topk
+        self.softmax_out_of_range = softmax_out_of_range
 
     def process(self, data_batch, data_samples):
         for pred in data_samples:
@@ -222,7 +238,8 @@ class DetectionMAP(BaseMetric):
         if self.external_scores:
             class_scores = load_json(self.external_scores, "external classification scores")
             detections = fuse_external_scores(detections, class_scores.get("results", class_scores), class_names,
-                                              self.fusion_topk, source=self.external_scores)
+                                              self.fusion_topk, source=self.external_scores,
+                                              softmax_out_of_range=self.softmax_out_of_range)
         elif meta["num_classes"] == 1:
             raise ValueError("a class-agnostic model (num_classes=1) needs external_scores to be scored per class")
         else:

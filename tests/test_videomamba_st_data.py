@@ -349,3 +349,39 @@ def test_epic_predictions_are_keyed_by_narration_id_so_the_cli_reads_them(tmp_pa
     assert [v["id"] for v in predictions] == ["P01_01_0", "P01_01_1"] and len({v["filename"] for v in predictions}) == 1
     evaluate_main([str(tmp_path / "predictions.json"), "--topk", "1"])
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"top1": 1.0, "mean1": 1.0}
+
+
+def test_the_suites_comma_separated_lists_are_read_as_they_are(toy_root, tmp_path):
+    """The Kinetics-400 configs read the suite's DATA_PATH/{train,val,test}.csv ("path,label", no header, its
+    `--split ','`): the same videos and labels as mmaction2's "path label" list of the toy set."""
+    lines = open(f"{toy_root}/train_list_videos.txt").read().splitlines()
+    csv = tmp_path / "train.csv"
+    csv.write_text("".join(line.replace(" ", ",") + "\n" for line in lines))
+    cfg = load_config(os.path.join(CONFIGS, "kinetics400_vivim_tiny_16x224.py"))
+    assert [getattr(cfg, f"{s}_dataloader").dataset.ann_file for s in ("train", "val", "test")] == \
+        ["data/kinetics400/train.csv", "data/kinetics400/val.csv", "data/kinetics400/test.csv"]
+    assert {getattr(cfg, f"{s}_dataloader").dataset.delimiter for s in ("train", "val", "test")} == {","}
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope("mmaction"):
+        dataset = DATASETS.build(dict(cfg.train_dataloader.dataset, ann_file=str(csv),
+                                      data_prefix=dict(video=f"{toy_root}/videos_train")))
+    items = [dataset.get_data_info(i) for i in range(len(dataset))]
+    assert [(os.path.basename(d["filename"]), d["label"]) for d in items] == \
+        [(name, int(label)) for name, label in (line.split() for line in lines)]
+    assert type(dataset).__name__ == "RepeatAugVideoListDataset" and dataset.num_repeats == 2
+
+
+def test_a_list_read_with_the_other_delimiter_says_so(toy_root, tmp_path):
+    spaced = toy_list(toy_root, tmp_path, "val", lambda lines: None)
+    cfg = load_config(os.path.join(CONFIGS, "kinetics400_vivim_tiny_16x224.py"))
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope("mmaction"):
+        with pytest.raises(ValueError, match=r"val_list_videos.txt: line 1: expected '<video>,<class id>', found "
+                                             r"'val_0000.mp4 \d+' \(delimiter=','; this line holds ' '\)"):
+            DATASETS.build(dict(cfg.val_dataloader.dataset, ann_file=spaced,
+                                data_prefix=dict(video=f"{toy_root}/videos_val")))
+    commas = tmp_path / "val.csv"
+    commas.write_text(open(spaced).read().replace(" ", ","))
+    with pytest.raises(ValueError, match=r"val.csv: line 1: expected '<video> <class id>', found 'val_0000.mp4,\d+' "
+                                         r"\(delimiter=' '; this line holds ','\)"):
+        toy_dataset_from(toy_root, str(commas), "val")

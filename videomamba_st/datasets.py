@@ -1,8 +1,9 @@
 """Video lists and EPIC-Kitchens-100 action segments as mmaction2 data sets, every listed video checked at start-up.
 
-`VideoListDataset` (and `RepeatAugVideoListDataset`, for the Kinetics recipe's repeated views) reads mmaction2's
-VideoDataset lists, "<video> <class id>" per line (Kinetics-400's kinetics400_*_list_videos.txt, the toy set),
-with every label checked against `num_classes` and no video listed twice. `EpicKitchensDataset` reads the
+`VideoListDataset` (and `RepeatAugVideoListDataset`, for the Kinetics recipe's repeated views) reads video lists,
+"<video><delimiter><class id>" per line: the video suite's "path,label" csv lists without header (`delimiter=","`,
+its `--split ','`) or mmaction2's "path label" (`delimiter=" "`, the default: the toy set), with every label checked
+against `num_classes` and no video listed twice. `EpicKitchensDataset` reads the
 official EPIC_100_{train,validation}.csv (epic-kitchens-100-annotations), one segment per row, by column name:
 participant_id, video_id, start_timestamp, stop_timestamp (HH:MM:SS.ff), verb_class, noun_class (and
 narration_id, the segment's id in the prediction file). Videos: one file per video_id, found at
@@ -70,8 +71,9 @@ class ProbedVideos:
 
 @DATASETS.register_module()
 class VideoListDataset(ProbedVideos, VideoDataset):
-    """mmaction2's VideoDataset, checked: each non-empty line "<video> <class id>" with an integer label in
-    [0, num_classes), no video twice (its predictions would count twice), every video opened at start-up."""
+    """mmaction2's VideoDataset, checked: each non-empty line "<video><delimiter><class id>" (mmaction2's
+    `delimiter`: " " by default, "," for the suite's csv lists) with an integer label in [0, num_classes), no
+    video twice (its predictions would count twice), every video opened at start-up."""
 
     def __init__(self, ann_file, pipeline, num_classes, **kwargs):
         super().__init__(ann_file, pipeline, num_classes=num_classes, **kwargs)
@@ -87,8 +89,11 @@ class VideoListDataset(ProbedVideos, VideoDataset):
                 continue
             parts = line.strip().split(self.delimiter)
             place = f"line {number}"
-            if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
-                fail(self.ann_file, place, f"expected '<video> <class id>', found {line!r}")
+            if len(parts) != 2 or not parts[1].strip().lstrip("-").isdigit():
+                other = next((d for d in (",", " ") if d != self.delimiter and d in line.strip()), None)
+                fail(self.ann_file, place, f"expected '<video>{self.delimiter}<class id>', found {line!r}"
+                     + (f" (delimiter={self.delimiter!r}; this line holds {other!r})" if other else ""))
+            parts = [part.strip() for part in parts]
             label = int(check_labels(int(parts[1]), self.num_classes, self.ann_file, place))
             if parts[0] in seen:
                 fail(self.ann_file, place, f"video {parts[0]!r} listed again (first on line {seen[parts[0]]})")

@@ -1,4 +1,7 @@
-# ActionFormer on HACS with InternVideo2 features (the suite's baseline: published avg mAP 43.34).
+# ActionFormer on HACS with InternVideo2-6B features; published (the suite's README), mAP@0.5 / 0.75 / 0.95:
+# 62.62 / 44.61 / 12.73, avg 43.34. The suite's mamba_hacs_new.yaml with ActionFormer's backbone: windows
+# [25, 25, 25, 25, 25, global], absolute position embedding, 256-d, drop path 0.1; 20 + 5 warm-up epochs.
+# As the suite's train_eval.py: validation after every epoch from the 6th on, the best epoch's checkpoint kept.
 _base_ = ["./_base_/actionformer.py", "./_base_/hacs_internvideo2.py"]
 model = dict(
     backbone=dict(in_channels=3200, embed_dim=256, use_abs_pe=True,
@@ -18,4 +21,5 @@ param_scheduler = [
     dict(type="CosineAnnealingLR", T_max=20, eta_min=1e-8, by_epoch=True, begin=5, end=25,
          convert_to_iter_based=True),
 ]
-train_cfg = dict(max_epochs=25, val_interval=25)
+train_cfg = dict(max_epochs=25, val_begin=6, val_interval=1)
+default_hooks = dict(checkpoint=dict(save_best="mAP_avg", rule="greater"))

@@ -1,7 +1,9 @@
 # Kinetics-400 at 16 x 224 with the suite's recipe (video-mamba-suite action-recognition,
-# exp/k400/vivim_*/run_f16x224.sh + run_class_finetuning.py), in mmaction2's data layout:
-# data/kinetics400/{videos_train,videos_val}/ and kinetics400_{train,val}_list_videos.txt ("path label"), read by
-# VideoListDataset (mmaction2's VideoDataset, its labels checked against num_classes, every video opened at start-up).
+# exp/k400/vivim_*/run_f16x224.sh + run_class_finetuning.py), reading the suite's annotation lists as they are:
+# DATA_PATH/{train,val,test}.csv, "path,label" per line without header (--split ','), paths relative to the video
+# root (--prefix); here data/kinetics400/{train,val,test}.csv and data/kinetics400/videos/. Read by VideoListDataset
+# (mmaction2's VideoDataset, its labels checked against num_classes, every video opened at start-up); mmaction2's
+# "path label" lists need delimiter=" " and their ann_file / data_prefix in each of the three data sets.
 # Sampling "Kinetics_sparse": 16 segments, one frame from each (UniformSample); testing 4 clips x 3 crops.
 # Training views: random resized crop (area 0.08-1, aspect 3/4-4/3), flip, random erasing 0.25, two views of each
 # sampled clip (num_sample 2), mixup 0.8 / cutmix 1.0 with label smoothing 0.1. Not reproduced: RandAugment (needs
@@ -41,25 +43,23 @@ test_pipeline = [
     dict(type="FormatShape", input_format="NCTHW"),
     dict(type="PackActionInputs", meta_keys=("img_shape", "filename")),
 ]
+lists = dict(delimiter=",", data_prefix=dict(video=data_root + "videos"))
 train_dataloader = dict(
     batch_size=32, num_workers=8, persistent_workers=True,
     sampler=dict(type="DefaultSampler", shuffle=True),
     collate_fn=dict(type="repeat_pseudo_collate"),
     dataset=dict(type="RepeatAugVideoListDataset", num_repeats=2, sample_once=True, num_classes=num_classes,
-                 ann_file=data_root + "kinetics400_train_list_videos.txt",
-                 data_prefix=dict(video=data_root + "videos_train"), pipeline=train_pipeline))
+                 ann_file=data_root + "train.csv", pipeline=train_pipeline, **lists))
 val_dataloader = dict(
     batch_size=8, num_workers=8, persistent_workers=True,
     sampler=dict(type="DefaultSampler", shuffle=False),
-    dataset=dict(type="VideoListDataset", ann_file=data_root + "kinetics400_val_list_videos.txt",
-                 num_classes=num_classes,
-                 data_prefix=dict(video=data_root + "videos_val"), pipeline=val_pipeline, test_mode=True))
+    dataset=dict(type="VideoListDataset", ann_file=data_root + "val.csv", num_classes=num_classes,
+                 pipeline=val_pipeline, test_mode=True, **lists))
 test_dataloader = dict(
     batch_size=1, num_workers=8, persistent_workers=True,
     sampler=dict(type="DefaultSampler", shuffle=False),
-    dataset=dict(type="VideoListDataset", ann_file=data_root + "kinetics400_val_list_videos.txt",
-                 num_classes=num_classes,
-                 data_prefix=dict(video=data_root + "videos_val"), pipeline=test_pipeline, test_mode=True))
+    dataset=dict(type="VideoListDataset", ann_file=data_root + "test.csv", num_classes=num_classes,
+                 pipeline=test_pipeline, test_mode=True, **lists))
 val_evaluator = dict(type="VideoClassificationMetric")
 test_evaluator = val_evaluator
 

@@ -30,7 +30,7 @@ train_dataloader = dict(
 val_dataloader = dict(
     batch_size=8, num_workers=1, persistent_workers=False,
     dataset=dict(ann_file=data_root + "val_list_videos.txt", data_prefix=dict(video=data_root + "videos_val"),
-                 pipeline=test_pipeline, num_classes=12))
+                 delimiter=" ", pipeline=test_pipeline, num_classes=12))
 test_dataloader = val_dataloader
 model = dict(
     data_preprocessor=dict(blending=None),
